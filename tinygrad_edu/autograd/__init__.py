@@ -1,0 +1,17 @@
+"""Reverse-mode automatic differentiation, as ``torch.autograd``.
+
+Reading order: ``grad_mode`` (switching recording on and off), ``function`` (how an op
+call is recorded: ``Function`` and ``Node``), ``engine`` (the backward pass),
+``gradcheck`` (checking it against finite differences), ``anomaly`` (finding the op that
+made a NaN).
+"""
+from tinygrad_edu.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from tinygrad_edu.autograd.engine import backward, grad
+from tinygrad_edu.autograd.function import Function, Node
+from tinygrad_edu.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_edu.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+__all__ = [
+    "Function", "GradcheckError", "Node", "backward", "detect_anomaly", "enable_grad", "grad", "gradcheck",
+    "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_detect_anomaly", "set_grad_enabled",
+]

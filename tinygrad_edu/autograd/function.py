@@ -1,0 +1,199 @@
+"""``Function`` and ``Node``: how one call of an op is recorded in the graph.
+
+Every differentiable op, built in or written by a user, is a subclass of :class:`Function`
+with two static methods side by side:
+
+    class Square(Function):
+        '''y = x ** 2;  backward: grad_x = grad * 2x'''
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.array * x.array        # raw array math: nothing is recorded here
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 2 * x             # Tensor ops: differentiable again
+
+``Square.apply(x)`` runs ``forward`` and, when ``x`` requires grad and grad mode is on,
+records a :class:`Node`: the ``ctx`` that ``forward`` filled in, the links to the inputs'
+own nodes, and the ``grad_fn`` of the output. ``autograd/engine.py`` later walks these
+nodes backwards and calls ``backward``.
+
+``forward`` may return backend arrays (what the built-in ops do) or Tensors (what user
+Functions written with Tensor ops do); ``apply`` wraps arrays into Tensors.
+"""
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import Any, Callable
+
+from tinygrad_edu import backend
+from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_forward_anomaly
+from tinygrad_edu.autograd.grad_mode import GRAD_MODE
+from tinygrad_edu.tensor import Tensor
+
+# How a node refers to one of its inputs ("parent"): a leaf Tensor that requires grad (its
+# gradient is accumulated into ``.grad``), or a ``(node, output_index)`` pair naming the op
+# output it came from, or None when that input needs no gradient.
+
+
+class Node:
+    """One recorded op call: the ``ctx`` of ``forward``/``backward`` and the ``grad_fn`` of
+    its outputs.
+
+    Only what ``backward`` needs is kept: the saved tensors, the shapes of the inputs (to
+    reduce broadcast gradients), and ``parents``. Intermediate tensors that nobody saved are
+    freed as soon as the user drops them, as in PyTorch.
+    """
+
+    def __init__(self, function: type["Function"]) -> None:
+        self.function = function
+        self.parents: tuple[Any, ...] = ()
+        self.input_shapes: tuple[tuple[int, ...] | None, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.output_meta: tuple[tuple[tuple[int, ...], backend.DType], ...] = ()
+        self.freed = False
+        self.hooks: dict[int, list[Callable[..., Any]]] = {}
+        self.retained: dict[int, "weakref.ref[Tensor]"] = {}
+        self.creation_trace: list[str] | None = None
+        self._to_save: tuple[Any, ...] = ()
+        self._saved: list[tuple[Any, ...]] | None = None
+
+    # -- the ctx interface used inside forward/backward ---------------------------------
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep these tensors (inputs or outputs of ``forward``) for ``backward``."""
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        """The tensors given to ``save_for_backward``, checked for in-place changes."""
+        if self._saved is None:
+            if self.freed:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (or to read the saved "
+                    f"tensors of {self.name()} after they were freed). The saved tensors are "
+                    f"freed by backward(); call backward(retain_graph=True) the first time if "
+                    f"you need to back-propagate through the graph again."
+                )
+            return tuple(self._to_save)  # inside forward, before apply has packed them
+        unpacked = []
+        for tensor, counter, version, output_index in self._saved:
+            if output_index is not None:
+                tensor = _rebuild_output(self, tensor, counter, output_index)
+            if counter is not None and counter[0] != version:
+                raise RuntimeError(
+                    f"one of the tensors needed by {self.name()} for gradient computation has been "
+                    f"modified by an in-place operation (its version is {counter[0]}, "
+                    f"expected {version})"
+                )
+            unpacked.append(tensor)
+        return tuple(unpacked)
+
+    # -- introspection --------------------------------------------------------------------
+
+    def name(self) -> str:
+        """``MulBackward0`` for a ``Mul`` node, as PyTorch names them."""
+        return f"{self.function.__name__}Backward0"
+
+    def register_hook(self, output_index: int, hook: Callable[..., Any]) -> None:
+        self.hooks.setdefault(output_index, []).append(hook)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+def _rebuild_output(node: Node, array: Any, counter: list[int], output_index: int) -> Tensor:
+    """A saved *output* is stored as its array, not as the Tensor: the Tensor points to this
+    node through ``grad_fn``, so keeping it here would make a reference cycle that only the
+    garbage collector could break. It is rebuilt (same memory, same ``grad_fn``) on use."""
+    tensor = Tensor._wrap(array, requires_grad=True)
+    tensor.grad_fn = node
+    tensor._output_index = output_index
+    tensor._version = counter
+    return tensor
+
+
+class Function:
+    """Base class of every differentiable op. Subclasses define ``forward`` and ``backward``
+    as static methods and are called through ``apply``; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx: Node, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: Node, *grad_outputs: Tensor) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` on ``args`` and record the call if a gradient will be needed."""
+        needs_input_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)
+        record = GRAD_MODE.enabled and any(needs_input_grad)
+        ctx = Node(cls)
+        ctx.needs_input_grad = needs_input_grad
+
+        previous_mode = GRAD_MODE.enabled
+        GRAD_MODE.enabled = False  # forward itself is never recorded
+        try:
+            with backend.quiet_float_errors():
+                raw_outputs = cls.forward(ctx, *args, **kwargs)
+        finally:
+            GRAD_MODE.enabled = previous_mode
+        is_tuple = isinstance(raw_outputs, tuple)
+        outputs = tuple(_as_tensor(out) for out in (raw_outputs if is_tuple else (raw_outputs,)))
+
+        if ANOMALY_MODE.enabled:
+            check_forward_anomaly(cls.__name__, args, outputs)
+
+        if record:
+            _record(ctx, args, outputs, needs_input_grad)
+        return outputs if is_tuple else outputs[0]
+
+
+def _as_tensor(output: Any) -> Tensor:
+    if isinstance(output, Tensor):
+        return output
+    return Tensor._wrap(output)
+
+
+def _record(ctx: Node, args: tuple[Any, ...], outputs: tuple[Tensor, ...], needs_input_grad: tuple[bool, ...]) -> None:
+    """Link ``ctx`` into the graph: parents, input shapes, saved tensors, outputs' grad_fn."""
+    parents = []
+    shapes = []
+    for arg, needs_grad in zip(args, needs_input_grad):
+        if not needs_grad:
+            parents.append(None)
+            shapes.append(None)
+        elif arg.grad_fn is None:
+            parents.append(arg)
+            shapes.append(arg.shape)
+        else:
+            parents.append((arg.grad_fn, arg._output_index))
+            shapes.append(arg.shape)
+    ctx.parents = tuple(parents)
+    ctx.input_shapes = tuple(shapes)
+    ctx.output_meta = tuple((out.shape, out.dtype) for out in outputs)
+
+    output_ids = {id(out): index for index, out in enumerate(outputs)}
+    saved = []
+    for tensor in ctx._to_save:
+        if tensor is None:
+            saved.append((None, None, 0, None))
+        elif id(tensor) in output_ids:
+            saved.append((tensor.array, tensor._version, tensor._version[0], output_ids[id(tensor)]))
+        else:
+            saved.append((tensor, tensor._version, tensor._version[0], None))
+    ctx._saved = saved
+    ctx._to_save = ()
+
+    for index, out in enumerate(outputs):
+        if out.dtype.is_floating_point:
+            out.grad_fn = ctx
+            out._output_index = index
+            out._requires_grad = True
+    if ANOMALY_MODE.enabled:
+        ctx.creation_trace = traceback.format_stack()[:-3]
+

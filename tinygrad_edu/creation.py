@@ -1,0 +1,152 @@
+"""Functions that make new tensors: ``tensor``, ``zeros``, ``arange``, ``randn``, ...
+
+Every one takes ``dtype=``, ``device=`` and ``requires_grad=`` as PyTorch's do, and sizes
+either as separate ints (``zeros(2, 3)``) or as one tuple (``zeros((2, 3))``). Random
+tensors come from the generator that ``manual_seed`` seeds (``backend.generator``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_edu import backend
+from tinygrad_edu.backend import DType
+from tinygrad_edu.tensor import Tensor
+
+
+def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for dim in size:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
+            raise ValueError(f"size must be a sequence of non-negative ints, got {size}")
+    return tuple(size)
+
+
+def _make(array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    """The one exit of every creation function: dtype conversion, device check, requires_grad."""
+    if device is not None:
+        backend.device(device)
+    tensor = Tensor._wrap(array)
+    if dtype is not None and backend.to_dtype(dtype) is not tensor.dtype:
+        tensor = Tensor._wrap(array.astype(backend.to_dtype(dtype).numpy_dtype))
+    if requires_grad:
+        tensor.requires_grad = True
+    return tensor
+
+
+def _dtype_or_float32(dtype: Any) -> DType:
+    return backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, a NumPy array, a Tensor)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def from_numpy(array: Any) -> Tensor:
+    """A tensor sharing memory with a NumPy array (float32/float64/int64/bool arrays only)."""
+    if not backend.is_array(array):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    backend.to_dtype(array.dtype)  # refuses unsupported dtypes with a clear message
+    return Tensor._wrap(array)
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(backend.zeros(_size(size), _dtype_or_float32(dtype)), dtype, device, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(_size(size), 1, dtype=_dtype_or_float32(dtype), device=device, requires_grad=requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised in PyTorch; zeros here (reading it is then at least deterministic)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value's kind."""
+    size = _size((size,) if isinstance(size, int) else (tuple(size),))
+    if dtype is None:
+        dtype = backend.result_dtype([], [], [fill_value])
+    array = backend.zeros(size, backend.to_dtype(dtype))
+    array[...] = fill_value
+    return _make(array, None, device, requires_grad)
+
+
+def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
+              requires_grad: bool = False) -> Tensor:
+    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """[start, end) in steps; int64 when every argument is an int, float32 otherwise."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    if dtype is None:
+        dtype = backend.result_dtype([], [], [start, end, step])
+    xp = backend.array_namespace()
+    return _make(xp.arange(start, end, step, dtype=backend.to_dtype(dtype).numpy_dtype), None, device, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    xp = backend.array_namespace()
+    return _make(xp.linspace(start, end, steps, dtype=_dtype_or_float32(dtype).numpy_dtype), None, device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    xp = backend.array_namespace()
+    return _make(xp.eye(n, m, dtype=_dtype_or_float32(dtype).numpy_dtype), None, device, requires_grad)
+
+
+def manual_seed(seed: int) -> None:
+    """Make every random function (and anything built on them) reproducible."""
+    backend.manual_seed(seed)
+
+
+def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1)."""
+    dtype = _dtype_or_float32(dtype)
+    return _make(backend.generator().random(_size(size)).astype(dtype.numpy_dtype), None, device, requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal: mean 0, variance 1."""
+    dtype = _dtype_or_float32(dtype)
+    return _make(backend.generator().standard_normal(_size(size)).astype(dtype.numpy_dtype), None, device,
+                 requires_grad)
+
+
+def randint(low: int = 0, high: int | None = None, size: Any = None, dtype: Any = None, device: Any = None,
+            requires_grad: bool = False) -> Tensor:
+    """Uniform integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:  # randint(high, size): the first argument was the high end
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    shape = _size((size,) if isinstance(size, int) else (tuple(size),))
+    array = backend.generator().integers(low, high, shape).astype(backend.int64.numpy_dtype)
+    return _make(array, dtype, device, requires_grad)
+
+
+def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    return rand(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    return randn(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)

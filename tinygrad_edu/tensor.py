@@ -1,0 +1,1033 @@
+"""``Tensor``: an array, the gradient that flows back to it, and its link into the graph.
+
+A Tensor holds
+- ``array``: the values, a backend array (NumPy today);
+- ``requires_grad``: whether gradients should flow back to it;
+- ``grad_fn``: the :class:`~tinygrad_edu.autograd.function.Node` of the op that made it
+  (``None`` for a *leaf*: data or a parameter);
+- ``grad``: the accumulated gradient of a leaf after ``backward()``.
+
+Its methods only check arguments, apply PyTorch's type promotion and then call an op:
+either a *primitive* from ``ops/`` (which has a hand-written backward rule) or a
+*composition* of other methods (softmax, var, repeat, ...), which gets its gradient for
+free. The file is in sections: construction, conversion, autograd, arithmetic, math,
+reductions, shapes and indexing, in-place ops.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import weakref
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+from tinygrad_edu import backend
+from tinygrad_edu.backend import DType
+from tinygrad_edu.broadcasting import broadcast_shape, normalize_dim, normalize_dims
+
+Number = builtins.int | builtins.float | builtins.bool
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as PyTorch's ``(values, indices)`` pair."""
+
+    values: "Tensor"
+    indices: "Tensor"
+
+
+class HookHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks: list[Callable[..., Any]], hook: Callable[..., Any]) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it."""
+
+    __slots__ = ("array", "_requires_grad", "grad", "grad_fn", "_output_index", "_version", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # NumPy then defers `ndarray + Tensor` to Tensor.__radd__
+    __hash__ = object.__hash__  # == returns a Tensor, so hash by identity (dict keys, sets)
+
+    # ------------------------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------------------------
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None) -> None:
+        if device is not None:
+            backend.device(device)  # raises a clear error for an unavailable device
+        if isinstance(data, Tensor):
+            target = data.dtype if dtype is None else backend.to_dtype(dtype)
+            array = data.array.astype(target.numpy_dtype, copy=True)
+        else:
+            array = backend.as_array(data, dtype)
+        self._setup(array)
+        if requires_grad:
+            self.requires_grad = True
+
+    def _setup(self, array: Any) -> None:
+        self.array = array
+        self._requires_grad = False
+        self.grad: Tensor | None = None
+        self.grad_fn: Any = None
+        self._output_index = 0
+        self._version = [0]  # bumped by in-place ops; shared with detach()ed views
+        self._hooks: Any = ()
+
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
+        """A Tensor around an existing backend array, without copying or dtype inference."""
+        tensor = object.__new__(cls)
+        tensor._setup(array if backend.is_array(array) else backend.asarray(array))
+        tensor._requires_grad = requires_grad
+        return tensor
+
+    # ------------------------------------------------------------------------------------
+    # attributes
+    # ------------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    @property
+    def dtype(self) -> DType:
+        return backend.dtype_of(self.array)
+
+    @property
+    def device(self) -> backend.device:
+        return backend.CPU
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (this one is {self.dtype})")
+        if self.grad_fn is not None and not value:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors; use tensor.detach() "
+                "to get a tensor that does not require grad"
+            )
+        self._requires_grad = builtins.bool(value)
+
+    @property
+    def data(self) -> Tensor:
+        """A detached tensor sharing this one's memory (changes through it are not tracked)."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self.array = value.array if isinstance(value, Tensor) else backend.as_array(value, self.dtype)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[normalize_dim("size", dim, self.ndim)]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return self.array.size
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    # ------------------------------------------------------------------------------------
+    # conversion to Python and NumPy
+    # ------------------------------------------------------------------------------------
+
+    def item(self) -> Number:
+        if self.numel() != 1:
+            raise RuntimeError(f"item: a tensor with {self.numel()} elements (shape {self.shape}) cannot be converted to a Python number")
+        return self.array.item()
+
+    def tolist(self) -> Any:
+        return backend.to_host(self.array).tolist()
+
+    def numpy(self) -> Any:
+        """The values as a NumPy array (sharing memory on the CPU), as ``torch.Tensor.numpy``."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return backend.to_host(self.array)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[index] for index in range(self.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self.numel()} values is ambiguous")
+        return builtins.bool(self.array.item())
+
+    def __float__(self) -> float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> int:
+        return builtins.int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index (got {self.dtype}, shape {self.shape})")
+        return builtins.int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return repr(self).__format__(spec)
+
+    def __repr__(self) -> str:
+        extras = []
+        if self.dtype not in (backend.float32, backend.int64, backend.bool):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([backend.format_array(self.array)] + extras) + ")"
+
+    __str__ = __repr__
+
+    # ------------------------------------------------------------------------------------
+    # autograd
+    # ------------------------------------------------------------------------------------
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd/engine.py``).
+
+        ``gradient`` is needed when ``self`` is not a scalar: it is the upstream gradient
+        (the vector of a vector-Jacobian product).
+        """
+        engine.backward(self, gradient, retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """The same values (same memory), cut off from the graph."""
+        tensor = Tensor._wrap(self.array)
+        tensor._version = self._version
+        return tensor
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor too (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retained[self._output_index] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self._output_index in self.grad_fn.retained
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> HookHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if not isinstance(self._hooks, list):
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self.grad_fn.hooks.setdefault(self._output_index, [])
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
+
+    # ------------------------------------------------------------------------------------
+    # dtype and device conversion
+    # ------------------------------------------------------------------------------------
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(other_tensor)``; returns ``self`` if nothing changes."""
+        target: DType | None = kwargs.pop("dtype", None)
+        device_spec = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                target = arg.dtype
+            elif isinstance(arg, (str, backend.device)):
+                device_spec = arg
+            else:
+                target = arg
+        if device_spec is not None:
+            backend.device(device_spec)
+        result = self
+        if target is not None and backend.to_dtype(target) is not self.dtype:
+            result = ops.Cast.apply(self, backend.to_dtype(target))
+        elif copy:
+            result = self.clone()
+        return result
+
+    def float(self) -> Tensor:
+        return self.to(backend.float32)
+
+    def double(self) -> Tensor:
+        return self.to(backend.float64)
+
+    def long(self) -> Tensor:
+        return self.to(backend.int64)
+
+    def int(self) -> Tensor:
+        """int64 here: the only integer dtype tinygrad_edu has (PyTorch's ``int()`` gives int32)."""
+        return self.to(backend.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(backend.bool)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def clone(self) -> Tensor:
+        return ops.Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def new_zeros(self, *size: Any) -> Tensor:
+        return Tensor._wrap(backend.zeros(_shape_from_args(size), self.dtype))
+
+    def new_ones(self, *size: Any) -> Tensor:
+        return Tensor._wrap(backend.zeros(_shape_from_args(size), self.dtype) + 1)
+
+    def _as_floating(self) -> Tensor:
+        """Integer and bool tensors become float32 before float math, as PyTorch does."""
+        return self if self.dtype.is_floating_point else self.to(backend.DEFAULT_FLOAT)
+
+    # ------------------------------------------------------------------------------------
+    # arithmetic operators (Python numbers and NumPy arrays on either side)
+    # ------------------------------------------------------------------------------------
+
+    def add(self, other: Any, *, alpha: Number = 1) -> Tensor:
+        return _binary(ops.Add, "add", self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: Number = 1) -> Tensor:
+        return _binary(ops.Sub, "sub", self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return _binary(ops.Mul, "mul", self, other)
+
+    def div(self, other: Any) -> Tensor:
+        a, b = _operands("div", self, other)
+        return ops.Div.apply(a._as_floating(), b._as_floating())  # int / int is a float, as in PyTorch
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _binary(ops.Pow, "pow", self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _binary(ops.Matmul, "matmul", self, other, check_broadcast=False)
+
+    def mm(self, other: Tensor) -> Tensor:
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(f"mm: both arguments must be 2-D, got shapes {self.shape} and {other.shape}")
+        return self.matmul(other)
+
+    def neg(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(ops.Add, "add", self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(ops.Add, "add", other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(ops.Sub, "sub", self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(ops.Sub, "sub", other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(ops.Mul, "mul", self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(ops.Mul, "mul", other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self.div(other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        a, b = _operands("div", other, self)
+        return a.div(b)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return _binary(ops.Pow, "pow", self, exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return _binary(ops.Pow, "pow", base, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _binary(ops.Matmul, "matmul", other, self, check_broadcast=False)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    # comparisons and logic: results are bool tensors, outside the graph
+
+    def eq(self, other: Any) -> Tensor:
+        return _compare("eq", self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return _compare("ne", self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        return _compare("lt", self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return _compare("le", self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return _compare("gt", self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return _compare("ge", self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return _compare("eq", self, other) if _is_operand(other) else NotImplemented
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return _compare("ne", self, other) if _is_operand(other) else NotImplemented
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare("lt", self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare("le", self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare("gt", self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare("ge", self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _logical("and", self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _logical("or", self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _logical("xor", self, other)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype.is_floating_point:
+            raise TypeError(f"~ (bitwise not) is only defined for bool and integer tensors, not {self.dtype}")
+        return Tensor._wrap(~self.array)
+
+    # ------------------------------------------------------------------------------------
+    # elementwise math
+    # ------------------------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self._as_floating())
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self._as_floating())
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self._as_floating())
+
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(x), composed: its gradient comes from Sqrt and Div."""
+        return 1 / self.sqrt()
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self._as_floating())
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self._as_floating())
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self._as_floating())
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self._as_floating())
+
+    def relu(self) -> Tensor:
+        return ops.Relu.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        return ops.Sign.apply(self)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        """Limit values to [min, max]. Composed from ``where``: the gradient passes where
+        min <= x <= max and is 0 where x was clipped. NaN stays NaN."""
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        result = self
+        if min is not None:
+            result = where(result < min, min, result)
+        if max is not None:
+            result = where(result > max, max, result)
+        return result
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise max. Where both are equal, each gets half the gradient (as PyTorch)."""
+        a, b = _operands("maximum", self, other)
+        if not a.dtype.is_floating_point:
+            return Tensor._wrap(backend.array_namespace(a.array).maximum(a.array, b.array))
+        return where(a > b, a, where(a < b, b, (a + b) / 2))
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise min. Where both are equal, each gets half the gradient (as PyTorch)."""
+        a, b = _operands("minimum", self, other)
+        if not a.dtype.is_floating_point:
+            return Tensor._wrap(backend.array_namespace(a.array).minimum(a.array, b.array))
+        return where(a < b, a, where(a > b, b, (a + b) / 2))
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (``torch.Tensor.where``)."""
+        return where(condition, self, other)
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        return where(mask, value, self)
+
+    def isfinite(self) -> Tensor:
+        return Tensor._wrap(backend.array_namespace(self.array).isfinite(self.array))
+
+    def isnan(self) -> Tensor:
+        return Tensor._wrap(backend.array_namespace(self.array).isnan(self.array))
+
+    def isinf(self) -> Tensor:
+        return Tensor._wrap(backend.array_namespace(self.array).isinf(self.array))
+
+    # ------------------------------------------------------------------------------------
+    # reductions
+    # ------------------------------------------------------------------------------------
+
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        source = self if dtype is None else self.to(dtype)
+        return ops.Sum.apply(source, normalize_dims("sum", dim, self.ndim), keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        if not self.dtype.is_floating_point:
+            raise RuntimeError(f"mean: input dtype must be floating point, got {self.dtype} (use .float() first)")
+        dims = normalize_dims("mean", dim, self.ndim)
+        return self.sum(dims, keepdim) / _count(self.shape, dims)
+
+    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: Number | None = None) -> Tensor:
+        """Variance: sum((x - mean)^2) / (N - correction); correction=1 (Bessel) by default."""
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        dims = normalize_dims("var", dim, self.ndim)
+        centered = self - self.mean(dims, keepdim=True)
+        divisor = builtins.max(_count(self.shape, dims) - correction, 0)
+        return (centered * centered).sum(dims, keepdim) / divisor
+
+    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: Number | None = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return ops.Prod.apply(self, normalize_dims("prod", dim, self.ndim), keepdim)
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return ops.Amax.apply(self, normalize_dims("amax", dim, self.ndim), keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return -(-self).amax(dim, keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``max()``: the largest element. ``max(dim)``: a ``(values, indices)`` pair.
+        ``max(other_tensor)``: the elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        if dim is None:
+            return self.amax()
+        indices = self.argmax(dim, keepdim=True)
+        return _values_at(self, dim, indices, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``min()``, ``min(dim)`` -> ``(values, indices)``, ``min(other_tensor)``: as ``max``."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return self.amin()
+        indices = self.argmin(dim, keepdim=True)
+        return _values_at(self, dim, indices, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _arg_reduce("argmax", self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _arg_reduce("argmin", self, dim, keepdim)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        axes = normalize_dims("all", dim, self.ndim)
+        return Tensor._wrap(backend.asarray(self.array.all(axis=axes, keepdims=keepdim)))
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        axes = normalize_dims("any", dim, self.ndim)
+        return Tensor._wrap(backend.asarray(self.array.any(axis=axes, keepdims=keepdim)))
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the (detached) max,
+        so that no exp overflows. m is a constant for the gradient: the result does not
+        depend on it. An infinite m is replaced by 0 so that inf - inf never appears."""
+        dims = normalize_dims("logsumexp", dim, self.ndim)
+        x = self._as_floating()
+        shift = x.detach().amax(dims, keepdim=True)
+        shift = where(shift.isfinite(), shift, 0.0)
+        result = (x - shift).exp().sum(dims, keepdim=True).log() + shift
+        return result if keepdim else result.squeeze(dims)
+
+    def softmax(self, dim: int) -> Tensor:
+        """exp(x - m) / sum(exp(x - m)) with m the detached max along ``dim`` (no overflow)."""
+        x = self._as_floating()
+        shift = x.detach().amax(dim, keepdim=True)
+        shift = where(shift.isfinite(), shift, 0.0)
+        exps = (x - shift).exp()
+        return exps / exps.sum(dim, keepdim=True)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        """x - logsumexp(x): stable for any logits, and exact where softmax would underflow."""
+        x = self._as_floating()
+        return x - x.logsumexp(dim, keepdim=True)
+
+    # ------------------------------------------------------------------------------------
+    # shapes
+    # ------------------------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.Reshape.apply(self, _resolve_shape("reshape", self.shape, _shape_from_args(shape)))
+
+    def view(self, *shape: Any) -> Tensor:
+        return ops.Reshape.apply(self, _resolve_shape("view", self.shape, _shape_from_args(shape)))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = normalize_dim("flatten", start_dim, self.ndim)
+        end = normalize_dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape
+        return self.reshape(shape[:start] + (_count(shape, range(start, end + 1)),) + shape[end + 1:])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        axis = normalize_dim("unsqueeze", dim, self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drop size-1 dimensions: all of them, or those among ``dim`` (others are kept)."""
+        axes = normalize_dims("squeeze", dim, self.ndim)
+        return self.reshape(tuple(size for axis, size in enumerate(self.shape) if not (axis in axes and size == 1)))
+
+    def permute(self, *dims: Any) -> Tensor:
+        order = _shape_from_args(dims)
+        axes = tuple(normalize_dim("permute", axis, self.ndim) for axis in order)
+        if sorted(axes) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: dims {order} are not a permutation of the dimensions of a tensor of shape {self.shape}")
+        return ops.Permute.apply(self, axes)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        order = list(range(self.ndim))
+        first, second = normalize_dim("transpose", dim0, self.ndim), normalize_dim("transpose", dim1, self.ndim)
+        order[first], order[second] = order[second], order[first]
+        return ops.Permute.apply(self, tuple(order)) if self.ndim else self
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but it has shape {self.shape}")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
+        target = _shape_from_args(sizes)
+        if len(target) < self.ndim:
+            raise RuntimeError(f"expand: the target shape {target} has fewer dimensions than the tensor's shape {self.shape}")
+        offset = len(target) - self.ndim
+        shape = list(target)
+        for axis, size in enumerate(self.shape):
+            wanted = target[offset + axis]
+            if wanted == -1:
+                shape[offset + axis] = size
+            elif size != wanted and size != 1:
+                raise RuntimeError(f"expand: cannot expand shape {self.shape} to {target} (size {size} at dimension {axis} is not 1)")
+        if any(size < 0 for size in shape):
+            raise RuntimeError(f"expand: -1 is not allowed for a new leading dimension (target {target})")
+        return ops.Expand.apply(self, tuple(shape))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        """Tile the tensor ``repeats[i]`` times along dimension i. Composed: give every
+        dimension a size-1 partner in front, expand the partners to the repeat counts, and
+        merge each pair."""
+        counts = _shape_from_args(repeats)
+        if len(counts) < self.ndim:
+            raise RuntimeError(f"repeat: {len(counts)} repeat counts given for a tensor of shape {self.shape} (need at least {self.ndim})")
+        shape = (1,) * (len(counts) - self.ndim) + self.shape
+        paired = self.reshape(tuple(size for dim_size in shape for size in (1, dim_size)))
+        expanded = paired.expand(tuple(size for count, dim_size in zip(counts, shape) for size in (count, dim_size)))
+        return expanded.reshape(tuple(count * dim_size for count, dim_size in zip(counts, shape)))
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        axis = normalize_dim("split", dim, self.ndim)
+        length = self.shape[axis]
+        if isinstance(split_size_or_sections, builtins.int):
+            size = split_size_or_sections
+            if size <= 0:
+                raise RuntimeError(f"split: split_size must be positive, got {size}")
+            sections = [builtins.min(size, length - start) for start in range(0, length, size)] or [0]
+        else:
+            sections = list(split_size_or_sections)
+            if sum(sections) != length:
+                raise RuntimeError(f"split: sections {sections} do not add up to {length}, the size of dimension {dim} of shape {self.shape}")
+        pieces = []
+        start = 0
+        for size in sections:
+            pieces.append(self[(slice(None),) * axis + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        if chunks <= 0:
+            raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+        length = self.shape[normalize_dim("chunk", dim, self.ndim)]
+        return self.split(builtins.max(math.ceil(length / chunks), 1), dim)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """``out[i][j] = self[index[i][j]][j]`` for dim=0 (and likewise for other dims).
+        Composed from indexing: the other axes get index grids, so the gradient is the
+        scatter-add of indexing."""
+        axis = normalize_dim("gather", dim, self.ndim)
+        if index.dtype is not backend.int64 or index.ndim != self.ndim:
+            raise RuntimeError(f"gather: index must be an int64 tensor with {self.ndim} dims, got {index.dtype} of shape {index.shape}")
+        xp = backend.array_namespace(index.array)
+        grids = xp.ix_(*[xp.arange(size) for size in index.shape]) if index.ndim else ()
+        key = tuple(index.array if a == axis else grid for a, grid in enumerate(grids))
+        return ops.Index.apply(self, key)
+
+    # ------------------------------------------------------------------------------------
+    # indexing
+    # ------------------------------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return ops.Index.apply(self, _index_key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        key = _index_key(key)
+        value = value.to(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype)
+        if GRAD_MODE.enabled and (self.requires_grad or value.requires_grad):
+            self._check_inplace_allowed("setitem")
+            self._become(ops.IndexPut.apply(self, value, key))
+        else:
+            try:
+                self.array[key] = value.array
+            except (IndexError, ValueError) as error:
+                raise type(error)(f"setitem: {error} (tensor of shape {self.shape}, value of shape {value.shape})") from None
+            self._version[0] += 1
+
+    # ------------------------------------------------------------------------------------
+    # in-place ops
+    # ------------------------------------------------------------------------------------
+
+    def _check_inplace_allowed(self, op: str) -> None:
+        if GRAD_MODE.enabled and self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
+                f"wrap the update in `with no_grad():` (as optimizers do)"
+            )
+
+    def _become(self, result: Tensor) -> None:
+        """Take over ``result``'s values and graph position (an in-place op on the graph).
+
+        The old values stay in the graph where they were saved; the version bump makes any
+        backward rule that saved *this* tensor refuse to use the changed values.
+        """
+        self.array = result.array
+        self.grad_fn = result.grad_fn
+        self._output_index = result._output_index
+        self._requires_grad = result.requires_grad
+        self._version[0] += 1
+
+    def _assign(self, op: str, result: Tensor, any_cast: bool = False) -> Tensor:
+        """Make ``self`` hold ``result`` (an in-place op computed out of place)."""
+        self._check_inplace_allowed(op)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{op}: the result of shape {result.shape} does not fit in the tensor of shape {self.shape}")
+        if result.dtype is not self.dtype:
+            if not any_cast and result.dtype.category > self.dtype.category:
+                raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the tensor's type {self.dtype}")
+            result = result.to(self.dtype)
+        if result.requires_grad:
+            self._become(result)
+            return self
+        try:
+            self.array[...] = result.array  # write through, so views and .data see it
+        except ValueError as error:
+            raise RuntimeError(f"{op}: cannot write into this tensor ({error}); clone() it first") from None
+        self._version[0] += 1
+        return self
+
+    def add_(self, other: Any, *, alpha: Number = 1) -> Tensor:
+        return self._assign("add_", self.add(other, alpha=alpha))
+
+    def sub_(self, other: Any, *, alpha: Number = 1) -> Tensor:
+        return self._assign("sub_", self.sub(other, alpha=alpha))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._assign("mul_", self.mul(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._assign("div_", self.div(other))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._assign("clamp_", self.clamp(min, max))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def copy_(self, source: Any) -> Tensor:
+        """Overwrite the values with ``source`` (broadcast, converted to this dtype). On the
+        graph, the gradient flows to ``source`` and none to the overwritten values."""
+        source = source if isinstance(source, Tensor) else Tensor(source)
+        broadcast_shape("copy_", self.shape, source.shape)
+        return self._assign("copy_", where(_TRUE, source, self), any_cast=True)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._assign("fill_", where(_TRUE, value, self), any_cast=True)
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        values = backend.generator().uniform(a, b, self.shape)
+        return self._assign("uniform_", Tensor(values, dtype=self.dtype), any_cast=True)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        values = backend.generator().normal(mean, std, self.shape)
+        return self._assign("normal_", Tensor(values, dtype=self.dtype), any_cast=True)
+
+
+# ----------------------------------------------------------------------------------------
+# helpers shared by the methods above
+# ----------------------------------------------------------------------------------------
+
+
+def _is_operand(value: Any) -> bool:
+    return isinstance(value, (Tensor, builtins.int, builtins.float, builtins.bool)) or backend.is_array(value)
+
+
+def _operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
+    """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
+    (``backend.result_dtype``), and check that their shapes broadcast."""
+    with_shape: list[DType] = []
+    zero_dim: list[DType] = []
+    numbers: list[Any] = []
+    converted: list[Any] = []
+    for value in values:
+        if isinstance(value, Tensor):
+            tensor = value
+        elif isinstance(value, (builtins.int, builtins.float, builtins.bool)):
+            numbers.append(value)
+            converted.append(value)
+            continue
+        elif backend.is_array(value) or isinstance(value, (list, tuple)):
+            tensor = Tensor(value)
+        else:
+            raise TypeError(f"{op}: unsupported operand type {type(value).__name__}")
+        (with_shape if tensor.ndim else zero_dim).append(tensor.dtype)
+        converted.append(tensor)
+    dtype = backend.result_dtype(with_shape, zero_dim, numbers)
+    tensors = [
+        (value if value.dtype is dtype else value.to(dtype)) if isinstance(value, Tensor)
+        else Tensor._wrap(backend.scalar(value, dtype))
+        for value in converted
+    ]
+    if check_broadcast:
+        first = tensors[0].shape
+        if any(tensor.shape != first for tensor in tensors[1:]):
+            broadcast_shape(op, *(tensor.shape for tensor in tensors))
+    return tensors
+
+
+def _binary(function: Any, op: str, left: Any, right: Any, check_broadcast: bool = True) -> Tensor:
+    a, b = _operands(op, left, right, check_broadcast=check_broadcast)
+    return function.apply(a, b)
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+}
+
+
+def _compare(op: str, left: Any, right: Any) -> Tensor:
+    a, b = _operands(op, left, right)
+    return Tensor._wrap(backend.asarray(_COMPARISONS[op](a.array, b.array)))
+
+
+def _logical(op: str, left: Any, right: Any) -> Tensor:
+    a, b = _operands(op, left, right)
+    if a.dtype.is_floating_point:
+        raise TypeError(f"{op}: logical/bitwise ops need bool or integer tensors, got {a.dtype}")
+    xp = backend.array_namespace(a.array)
+    function = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}[op]
+    return Tensor._wrap(backend.asarray(function(a.array, b.array)))
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``input`` where ``condition`` is true, else ``other``; both broadcast with ``condition``."""
+    if not isinstance(condition, Tensor):
+        condition = Tensor(condition)
+    if condition.dtype is not backend.bool:
+        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+    a, b = _operands("where", input, other)
+    if condition.shape != a.shape or condition.shape != b.shape:
+        broadcast_shape("where", condition.shape, a.shape, b.shape)
+    return ops.Where.apply(condition, a, b)
+
+
+_TRUE = Tensor._wrap(backend.asarray(True))  # `where(_TRUE, value, self)` overwrites self on the graph
+
+
+def _count(shape: tuple[int, ...], axes: Any) -> int:
+    count = 1
+    for axis in axes:
+        count *= shape[axis]
+    return count
+
+
+def _arg_reduce(op: str, tensor: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    if tensor.numel() == 0:
+        raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {tensor.shape}")
+    function = tensor.array.argmax if op == "argmax" else tensor.array.argmin
+    if dim is None:
+        result = function()
+    else:
+        result = function(axis=normalize_dim(op, dim, tensor.ndim), keepdims=keepdim)
+    return Tensor._wrap(backend.asarray(result).astype(backend.int64.numpy_dtype))
+
+
+def _values_at(tensor: Tensor, dim: int, indices: Tensor, keepdim: bool) -> ValuesIndices:
+    values = tensor.gather(dim, indices)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return ValuesIndices(values, indices)
+
+
+def _shape_from_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """``reshape(2, 3)``, ``reshape((2, 3))`` and ``reshape([2, 3])`` all mean (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    return tuple(builtins.int(size) for size in args)
+
+
+def _resolve_shape(op: str, shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
+    """Fill in a -1 in ``target`` and check that the element count is unchanged."""
+    total = _count(shape, range(len(shape)))
+    if target.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {target}")
+    if -1 in target:
+        known = _count(target, [axis for axis, size in enumerate(target) if size != -1])
+        if known == 0 or total % known != 0:
+            raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
+        target = tuple(total // known if size == -1 else size for size in target)
+    if any(size < 0 for size in target) or _count(target, range(len(target))) != total:
+        raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
+    return target
+
+
+def _index_key(key: Any) -> tuple[Any, ...]:
+    """Normalise an index key: a tuple whose tensors and lists became backend arrays.
+
+    Integer arrays must be int64-like and boolean masks bool; float indices are refused.
+    An Ellipsis is appended when there is none, so the result is always an array (a view
+    for basic indexing), never a NumPy scalar.
+    """
+    parts = key if isinstance(key, tuple) else (key,)
+    normalised = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.array
+        elif isinstance(part, list):
+            part = backend.asarray(part)
+        if backend.is_array(part):
+            if part.dtype.kind not in "iub":
+                raise IndexError(f"index: tensors used as indices must be integer or bool, got {part.dtype}")
+            if part.dtype.kind == "b" and part.ndim == 0:
+                part = builtins.bool(part)
+        elif not isinstance(part, (builtins.int, slice, type(None), type(Ellipsis))):
+            raise IndexError(f"index: unsupported index of type {type(part).__name__}")
+        normalised.append(part)
+    if not any(part is Ellipsis for part in normalised):
+        normalised.append(Ellipsis)
+    return tuple(normalised)
+
+
+# Imported last: these modules need the Tensor class defined above.
+from tinygrad_edu import ops  # noqa: E402
+from tinygrad_edu.autograd import engine  # noqa: E402
+from tinygrad_edu.autograd.grad_mode import GRAD_MODE  # noqa: E402

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import weakref
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from tinygrad_edu import backend
@@ -246,11 +245,12 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            self.grad_fn.retained[self._output_index] = weakref.ref(self)
+            self.grad_fn.retain_output_grad(self._output_index, self)
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self._output_index in self.grad_fn.retained
+        retained = self.grad_fn.retained if self.grad_fn is not None else None
+        return retained is not None and self._output_index in retained
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
@@ -262,7 +262,7 @@ class Tensor:
                 self._hooks = []
             hooks = self._hooks
         else:
-            hooks = self.grad_fn.hooks.setdefault(self._output_index, [])
+            hooks = self.grad_fn.output_hooks(self._output_index)
         hooks.append(hook)
         return HookHandle(hooks, hook)
 
@@ -883,6 +883,17 @@ def _is_operand(value: Any) -> bool:
 def _operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
     """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
     (``backend.result_dtype``), and check that their shapes broadcast."""
+    if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
+        left, right = values
+        if isinstance(left, Tensor):
+            if isinstance(right, Tensor) and left.array.dtype == right.array.dtype:
+                if check_broadcast and left.shape != right.shape:
+                    broadcast_shape(op, left.shape, right.shape)
+                return [left, right]
+            if type(right) in (builtins.float, builtins.int) and left.dtype.is_floating_point:
+                return [left, Tensor._wrap(backend.scalar(right, left.dtype))]
+        elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
+            return [Tensor._wrap(backend.scalar(left, right.dtype)), right]
     with_shape: list[DType] = []
     zero_dim: list[DType] = []
     numbers: list[Any] = []

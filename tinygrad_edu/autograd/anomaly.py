@@ -15,10 +15,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _AnomalyMode:
-    __slots__ = ("enabled",)
+    """``enabled``: the switch. ``in_backward``: set by the engine while a backward pass runs,
+    so that the ops a backward rule uses are not blamed: the rule's node is."""
+
+    __slots__ = ("enabled", "in_backward")
 
     def __init__(self) -> None:
         self.enabled = False
+        self.in_backward = False
 
 
 ANOMALY_MODE = _AnomalyMode()

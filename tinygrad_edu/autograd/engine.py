@@ -169,8 +169,9 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
     needed = _nodes_leading_to(order, targets) if capture is not None else None
     captured: dict[Any, Tensor] = {}
 
-    previous_mode = GRAD_MODE.enabled
+    previous_mode, previous_in_backward = GRAD_MODE.enabled, ANOMALY_MODE.in_backward
     GRAD_MODE.enabled = create_graph
+    ANOMALY_MODE.in_backward = True
     try:
         with backend.quiet_float_errors():
             for node in order:
@@ -194,6 +195,7 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                     accumulate_grad(leaf, gradient, create_graph)
     finally:
         GRAD_MODE.enabled = previous_mode
+        ANOMALY_MODE.in_backward = previous_in_backward
     return captured
 
 
@@ -237,13 +239,15 @@ def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_gra
         if gradient is None:
             shape, dtype = node.output_meta[index]
             gradient = Tensor._wrap(backend.zeros(shape, dtype))
-        for hook in node.hooks.get(index, ()):
-            replaced = hook(gradient)
-            if replaced is not None:
-                gradient = replaced
-        retained = node.retained.get(index)
-        if retained is not None and retained() is not None:
-            accumulate_grad(retained(), gradient, create_graph)
+        if node.hooks is not None:
+            for hook in node.hooks.get(index, ()):
+                replaced = hook(gradient)
+                if replaced is not None:
+                    gradient = replaced
+        if node.retained is not None and index in node.retained:
+            tensor = node.retained[index]()
+            if tensor is not None:
+                accumulate_grad(tensor, gradient, create_graph)
         if (node, index) in targets:
             captured[(node, index)] = _fresh(gradient, create_graph)
         completed.append(gradient)
@@ -278,9 +282,10 @@ def _nodes_leading_to(order: list[Node], targets: set[Any]) -> set[Node]:
 
 
 def _fresh(gradient: Tensor, create_graph: bool) -> Tensor:
-    """A gradient that shares memory with nothing else (the upstream gradient, a sibling's)."""
+    """A gradient that shares memory with nothing else (the upstream gradient, a sibling's).
+    With ``create_graph`` it stays the graph's own tensor, so that it can be differentiated."""
     if create_graph:
-        return gradient.clone()
+        return gradient
     return Tensor._wrap(gradient.array.copy())
 
 
@@ -288,7 +293,7 @@ def accumulate_grad(tensor: Tensor, gradient: Tensor, create_graph: bool) -> Non
     """``tensor.grad += gradient``, as PyTorch does: the first gradient is stored as a fresh
     copy; later ones are added in place, or out of place when the gradients carry a graph."""
     if tensor.grad is None:
-        tensor.grad = _fresh(gradient, create_graph)
+        tensor.grad = gradient.clone() if create_graph else _fresh(gradient, create_graph)
     elif create_graph or tensor.grad.requires_grad:
         tensor.grad = tensor.grad + gradient
     else:

@@ -33,29 +33,31 @@ from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_forward_anomaly
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
 from tinygrad_edu.tensor import Tensor
 
-# How a node refers to one of its inputs ("parent"): a leaf Tensor that requires grad (its
-# gradient is accumulated into ``.grad``), or a ``(node, output_index)`` pair naming the op
-# output it came from, or None when that input needs no gradient.
-
-
 class Node:
     """One recorded op call: the ``ctx`` of ``forward``/``backward`` and the ``grad_fn`` of
     its outputs.
 
     Only what ``backward`` needs is kept: the saved tensors, the shapes of the inputs (to
-    reduce broadcast gradients), and ``parents``. Intermediate tensors that nobody saved are
+    reduce broadcast gradients), and ``parents``: for each input, the leaf Tensor itself
+    (its gradient goes into ``.grad``), or a ``(node, output_index)`` pair naming the op
+    output it came from, or None when that input needs no gradient. Intermediate tensors that nobody saved are
     freed as soon as the user drops them, as in PyTorch.
     """
 
-    def __init__(self, function: type["Function"]) -> None:
+    # Slots keep the per-op cost of recording low; ``__dict__`` stays for the attributes
+    # that forward() stores on ctx (``ctx.dims = ...``), as PyTorch allows.
+    __slots__ = ("function", "parents", "input_shapes", "needs_input_grad", "output_meta", "freed", "hooks",
+                 "retained", "creation_trace", "_to_save", "_saved", "__dict__")
+
+    def __init__(self, function: type["Function"], needs_input_grad: tuple[bool, ...]) -> None:
         self.function = function
-        self.parents: tuple[Any, ...] = ()
+        self.needs_input_grad = needs_input_grad
+        self.parents: tuple[Any, ...] = ()  # per input: a leaf Tensor, a (node, output_index) pair, or None
         self.input_shapes: tuple[tuple[int, ...] | None, ...] = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
         self.output_meta: tuple[tuple[tuple[int, ...], backend.DType], ...] = ()
         self.freed = False
-        self.hooks: dict[int, list[Callable[..., Any]]] = {}
-        self.retained: dict[int, "weakref.ref[Tensor]"] = {}
+        self.hooks: dict[int, list[Callable[..., Any]]] | None = None  # per output index, made on first use
+        self.retained: dict[int, "weakref.ref[Tensor]"] | None = None  # outputs that retain_grad()
         self.creation_trace: list[str] | None = None
         self._to_save: tuple[Any, ...] = ()
         self._saved: list[tuple[Any, ...]] | None = None
@@ -97,8 +99,16 @@ class Node:
         """``MulBackward0`` for a ``Mul`` node, as PyTorch names them."""
         return f"{self.function.__name__}Backward0"
 
-    def register_hook(self, output_index: int, hook: Callable[..., Any]) -> None:
-        self.hooks.setdefault(output_index, []).append(hook)
+    def output_hooks(self, output_index: int) -> list[Callable[..., Any]]:
+        """The (mutable) list of hooks run on the gradient of one output."""
+        if self.hooks is None:
+            self.hooks = {}
+        return self.hooks.setdefault(output_index, [])
+
+    def retain_output_grad(self, output_index: int, tensor: Tensor) -> None:
+        if self.retained is None:
+            self.retained = {}
+        self.retained[output_index] = weakref.ref(tensor)
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
@@ -130,10 +140,9 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on ``args`` and record the call if a gradient will be needed."""
-        needs_input_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)
-        record = GRAD_MODE.enabled and any(needs_input_grad)
-        ctx = Node(cls)
-        ctx.needs_input_grad = needs_input_grad
+        needs_input_grad = tuple([isinstance(arg, Tensor) and arg._requires_grad for arg in args])
+        record = GRAD_MODE.enabled and True in needs_input_grad
+        ctx = Node(cls, needs_input_grad)
 
         previous_mode = GRAD_MODE.enabled
         GRAD_MODE.enabled = False  # forward itself is never recorded
@@ -145,7 +154,7 @@ class Function:
         is_tuple = isinstance(raw_outputs, tuple)
         outputs = tuple(_as_tensor(out) for out in (raw_outputs if is_tuple else (raw_outputs,)))
 
-        if ANOMALY_MODE.enabled:
+        if ANOMALY_MODE.enabled and not ANOMALY_MODE.in_backward:
             check_forward_anomaly(cls.__name__, args, outputs)
 
         if record:

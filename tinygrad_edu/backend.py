@@ -275,6 +275,12 @@ def is_array(value: Any) -> builtins.bool:
     return isinstance(value, np.ndarray)
 
 
+def python_number(value: Any) -> Any:
+    """A NumPy scalar (``np.float32(2)``, ``np.int64(1)``) as the Python number it holds;
+    anything else unchanged. PyTorch treats NumPy scalars like Python numbers."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def asarray(value: Any) -> np.ndarray:
     """An array from an array-like (a NumPy scalar from a full reduction, a list of ints)."""
     return np.asarray(value)

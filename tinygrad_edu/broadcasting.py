@@ -15,6 +15,7 @@ input (``autograd/engine.py``) and by ``Expand``.
 """
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
 
     A 0-d tensor accepts dims -1 and 0, as in PyTorch.
     """
-    if not isinstance(dim, int) or isinstance(dim, bool):
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    dim = operator.index(dim)
     low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     if not low <= dim <= high:
         raise IndexError(f"{op}: dimension out of range (expected to be in range of [{low}, {high}], but got {dim})")
@@ -96,7 +98,7 @@ def normalize_dims(op: str, dim: "int | Iterable[int] | None", ndim: int) -> tup
     """
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (dim,) if hasattr(dim, "__index__") else tuple(dim)
     if not dims:
         return tuple(range(ndim))
     axes = tuple(sorted(normalize_dim(op, d, ndim) for d in dims))

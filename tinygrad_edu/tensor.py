@@ -634,9 +634,13 @@ class Tensor:
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int) -> Tensor:
-        """x - logsumexp(x): stable for any logits, and exact where softmax would underflow."""
+        """x - logsumexp(x), computed as (x - m) - log(sum(exp(x - m))) with m the detached
+        max: stable for any logits, exact where softmax would underflow, and m is never added
+        back (in float32, 1e4 + 0.69 - 1e4 would lose three digits)."""
         x = self._as_floating()
-        return x - x.logsumexp(dim, keepdim=True)
+        shift = x.detach().amax(dim, keepdim=True)
+        shifted = x - where(shift.isfinite(), shift, 0.0)
+        return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
     # ------------------------------------------------------------------------------------
     # shapes
@@ -772,7 +776,7 @@ class Tensor:
         value = value.to(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype)
         if GRAD_MODE.enabled and (self.requires_grad or value.requires_grad):
             self._check_inplace_allowed("setitem")
-            self._become(ops.IndexPut.apply(self, value, key))
+            self._become(ops.IndexPut.apply(self._snapshot(), value, key))
         else:
             try:
                 self.array[key] = value.array
@@ -803,9 +807,24 @@ class Tensor:
         self._requires_grad = result.requires_grad
         self._version[0] += 1
 
-    def _assign(self, op: str, result: Tensor, any_cast: bool = False) -> Tensor:
-        """Make ``self`` hold ``result`` (an in-place op computed out of place)."""
+    def _snapshot(self) -> Tensor:
+        """The current value and graph position as a separate Tensor object. An in-place op
+        on the graph computes from the snapshot, so the snapshot (not ``self``, which moves
+        on) is what its backward rule saves."""
+        snapshot = Tensor._wrap(self.array, self._requires_grad)
+        snapshot.grad_fn, snapshot._output_index = self.grad_fn, self._output_index
+        return snapshot
+
+    def _inplace(self, op: str, compute: Callable[[Tensor], Tensor], any_cast: bool = False) -> Tensor:
+        """An in-place op: ``compute(current value)`` out of place, then stored into ``self``.
+
+        Off the graph (no grad needed, or inside ``no_grad``) the values are written into the
+        existing memory, so views and ``.data`` see them. On the graph, ``self`` takes over the
+        result's graph position (``_become``).
+        """
         self._check_inplace_allowed(op)
+        on_graph = GRAD_MODE.enabled and self._requires_grad
+        result = compute(self._snapshot() if on_graph else self)
         if result.shape != self.shape:
             raise RuntimeError(f"{op}: the result of shape {result.shape} does not fit in the tensor of shape {self.shape}")
         if result.dtype is not self.dtype:
@@ -823,19 +842,19 @@ class Tensor:
         return self
 
     def add_(self, other: Any, *, alpha: Number = 1) -> Tensor:
-        return self._assign("add_", self.add(other, alpha=alpha))
+        return self._inplace("add_", lambda current: current.add(other, alpha=alpha))
 
     def sub_(self, other: Any, *, alpha: Number = 1) -> Tensor:
-        return self._assign("sub_", self.sub(other, alpha=alpha))
+        return self._inplace("sub_", lambda current: current.sub(other, alpha=alpha))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._assign("mul_", self.mul(other))
+        return self._inplace("mul_", lambda current: current.mul(other))
 
     def div_(self, other: Any) -> Tensor:
-        return self._assign("div_", self.div(other))
+        return self._inplace("div_", lambda current: current.div(other))
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        return self._assign("clamp_", self.clamp(min, max))
+        return self._inplace("clamp_", lambda current: current.clamp(min, max))
 
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)
@@ -854,21 +873,21 @@ class Tensor:
         graph, the gradient flows to ``source`` and none to the overwritten values."""
         source = source if isinstance(source, Tensor) else Tensor(source)
         broadcast_shape("copy_", self.shape, source.shape)
-        return self._assign("copy_", where(_TRUE, source, self), any_cast=True)
+        return self._inplace("copy_", lambda current: where(_TRUE, source, current), any_cast=True)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._assign("fill_", where(_TRUE, value, self), any_cast=True)
+        return self._inplace("fill_", lambda current: where(_TRUE, value, current), any_cast=True)
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         values = backend.generator().uniform(a, b, self.shape)
-        return self._assign("uniform_", Tensor(values, dtype=self.dtype), any_cast=True)
+        return self._inplace("uniform_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         values = backend.generator().normal(mean, std, self.shape)
-        return self._assign("normal_", Tensor(values, dtype=self.dtype), any_cast=True)
+        return self._inplace("normal_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -883,6 +902,7 @@ def _is_operand(value: Any) -> bool:
 def _operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
     """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
     (``backend.result_dtype``), and check that their shapes broadcast."""
+    values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
     if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
         left, right = values
         if isinstance(left, Tensor):
@@ -1021,6 +1041,7 @@ def _index_key(key: Any) -> tuple[Any, ...]:
     parts = key if isinstance(key, tuple) else (key,)
     normalised = []
     for part in parts:
+        part = backend.python_number(part)
         if isinstance(part, Tensor):
             part = part.array
         elif isinstance(part, list):

@@ -43,22 +43,28 @@ def _differentiable(outputs: Sequence[Any]) -> list[Tensor]:
 
 
 def _analytic_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[Any]:
-    """For each input, an array of shape (total output elements, input elements)."""
+    """For each input, an array of shape (total output elements, input elements).
+
+    Row r is the gradient of output element r: one backward pass with a one-hot upstream
+    gradient. Outputs are told apart by position, not identity (a function may return the
+    same tensor twice).
+    """
     xp = backend.array_namespace()
     total = sum(out.numel() for out in outputs)
     jacobians = [xp.zeros((total, tensor.numel())) for tensor in inputs]
-    connected = [out for out in outputs if out.requires_grad]
+    connected = [position for position, out in enumerate(outputs) if out.requires_grad]
     row = 0
-    for out in outputs:
+    for position, out in enumerate(outputs):
         for element in range(out.numel()):
             if out.requires_grad:
                 grad_outputs = []
                 for other in connected:
-                    one_hot = xp.zeros(other.numel())
-                    if other is out:
+                    one_hot = xp.zeros(outputs[other].numel(), dtype=outputs[other].array.dtype)
+                    if other == position:
                         one_hot[element] = 1.0
-                    grad_outputs.append(Tensor._wrap(one_hot.reshape(other.shape).astype(other.array.dtype)))
-                grads = grad(connected, inputs, grad_outputs, retain_graph=True, allow_unused=True)
+                    grad_outputs.append(Tensor._wrap(one_hot.reshape(outputs[other].shape)))
+                grads = grad([outputs[other] for other in connected], inputs, grad_outputs, retain_graph=True,
+                             allow_unused=True)
                 for jacobian, gradient in zip(jacobians, grads):
                     if gradient is not None:
                         jacobian[row] = gradient.detach().array.reshape(-1)

@@ -30,7 +30,10 @@ def matrix_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[t
         raise RuntimeError(
             f"matmul: shapes {a_shape} and {b_shape} cannot be multiplied ({a2[-1]} != {b2[-2]})"
         )
-    batch = broadcast_shape("matmul", a2[:-2], b2[:-2])
+    try:
+        batch = broadcast_shape("matmul", a2[:-2], b2[:-2])
+    except RuntimeError:
+        raise RuntimeError(f"matmul: the batch dimensions of shapes {a_shape} and {b_shape} do not broadcast") from None
     return a2, b2, batch + (a2[-2], b2[-1])
 
 

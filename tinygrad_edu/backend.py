@@ -235,13 +235,36 @@ def array_namespace(*arrays: Any) -> Any:
     return np
 
 
-def quiet_float_errors() -> Any:
+class _QuietFloatErrors:
+    """A re-entrant ``np.errstate(all="ignore")``: only the outermost ``with`` touches NumPy's
+    error state, so the many ops run inside a backward pass pay nothing for it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._outermost: Any = None
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            self._outermost = np.errstate(all="ignore")
+            self._outermost.__enter__()
+        self.depth += 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self._outermost.__exit__(*exc_info)
+
+
+_QUIET = _QuietFloatErrors()
+
+
+def quiet_float_errors() -> _QuietFloatErrors:
     """A context in which NumPy does not warn about overflow, 0/0, log(0) and the like.
 
     PyTorch returns inf/nan silently in these cases (``detect_anomaly`` is the tool to find
     them); NumPy would print RuntimeWarnings. Ops run their array math inside this context.
     """
-    return np.errstate(all="ignore")
+    return _QUIET
 
 
 # ----------------------------------------------------------------------------------------

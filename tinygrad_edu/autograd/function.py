@@ -152,7 +152,10 @@ class Function:
         finally:
             GRAD_MODE.enabled = previous_mode
         is_tuple = isinstance(raw_outputs, tuple)
-        outputs = tuple(_as_tensor(out) for out in (raw_outputs if is_tuple else (raw_outputs,)))
+        if is_tuple:
+            outputs = tuple(_as_tensor(out) for out in raw_outputs)
+        else:
+            outputs = (_as_tensor(raw_outputs),)
 
         if ANOMALY_MODE.enabled and not ANOMALY_MODE.in_backward:
             check_forward_anomaly(cls.__name__, args, outputs)

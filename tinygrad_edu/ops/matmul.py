@@ -52,12 +52,15 @@ class Matmul(Function):
         a, b = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
         a2_shape, b2_shape, out2_shape = matrix_shapes(a_shape, b_shape)
-        grad = grad.reshape(out2_shape)
+        grad = _reshaped(grad, out2_shape)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            b2 = b.reshape(b2_shape)
-            grad_a = unbroadcast(grad @ b2.transpose(-1, -2), a2_shape).reshape(a_shape)
+            grad_a = _reshaped(unbroadcast(grad @ _reshaped(b, b2_shape).transpose(-1, -2), a2_shape), a_shape)
         if ctx.needs_input_grad[1]:
-            a2 = a.reshape(a2_shape)
-            grad_b = unbroadcast(a2.transpose(-1, -2) @ grad, b2_shape).reshape(b_shape)
+            grad_b = _reshaped(unbroadcast(_reshaped(a, a2_shape).transpose(-1, -2) @ grad, b2_shape), b_shape)
         return grad_a, grad_b
+
+
+def _reshaped(tensor: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``tensor.reshape(shape)``, skipped in the common 2-D case where nothing changes."""
+    return tensor if tensor.shape == shape else tensor.reshape(shape)

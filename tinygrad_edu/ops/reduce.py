@@ -33,7 +33,10 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx: Node, grad: Tensor) -> tuple[Tensor, None, None]:
-        return grad.reshape(kept_shape(ctx.input_shape, ctx.dims)).expand(ctx.input_shape), None, None
+        kept = kept_shape(ctx.input_shape, ctx.dims)
+        if grad.shape != kept:  # keepdim=False dropped the reduced axes: put them back
+            grad = grad.reshape(kept)
+        return grad.expand(ctx.input_shape), None, None
 
 
 class Amax(Function):

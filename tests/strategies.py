@@ -178,7 +178,7 @@ def arrays_for_domain(draw: st.DrawFn, input_shapes: tuple[Shape, ...], domain: 
         if domain.with_zeros and values.size > 0:
             zero_mask = draw(hnp.arrays(np.bool_, shape, elements=st.booleans()))
             values = np.where(zero_mask, 0.0, values)
-        result.append(np.ascontiguousarray(values, dtype=np.float64))
+        result.append(np.array(values, dtype=np.float64))
     return result
 
 

@@ -52,6 +52,17 @@ def test_diamonds_sum_every_path() -> None:
     assert w.grad.item() == pytest.approx((2 * np.exp(2.0) + 1) * np.exp(2.0))
 
 
+def test_gradients_are_not_aliased() -> None:
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    upstream = te.tensor([1.0, 1.0], dtype=te.float64)
+    (x + y).backward(gradient=upstream)
+    x.grad.add_(100.0)                         # must not leak into y.grad or upstream
+    np.testing.assert_allclose(y.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(upstream.numpy(), [1.0, 1.0])
+    (x + y).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [2.0, 2.0])
+
+
 def test_backward_on_non_scalar_needs_gradient() -> None:
     x = leaf([1.0, 2.0])
     y = x * 3
@@ -103,9 +114,10 @@ def test_hook_on_leaf_sees_gradient_and_can_replace_it() -> None:
         return grad * 2
 
     x.register_hook(double)
-    (x * 3).sum().backward()
-    np.testing.assert_allclose(seen[0], [3.0, 3.0])
-    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+    (x * x + x * 3).sum().backward()           # x used twice: one call with the total
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], [5.0, 7.0])
+    np.testing.assert_allclose(x.grad.numpy(), [10.0, 14.0])
 
 
 def test_hook_on_non_leaf_changes_what_flows_upstream() -> None:
@@ -187,6 +199,23 @@ def test_grad_modes_as_decorators() -> None:
     with te.no_grad():
         assert with_grad().requires_grad is True
     assert (x * 2).requires_grad is True
+
+
+def test_no_grad_and_enable_grad_as_bare_decorators() -> None:
+    """PyTorch >= 2.1 also accepts ``@torch.no_grad`` without parentheses."""
+    x = leaf([1.0])
+
+    @te.no_grad
+    def without_grad() -> Any:
+        return x * 2
+
+    @te.enable_grad
+    def with_grad() -> Any:
+        return x * 2
+
+    assert without_grad().requires_grad is False
+    with te.no_grad():
+        assert with_grad().requires_grad is True
 
 
 def test_grad_mode_restored_after_exception() -> None:
@@ -282,6 +311,14 @@ def test_inplace_on_non_leaf_is_differentiated() -> None:
     y.mul_(3.0)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_modifying_a_saved_tensor_in_place_is_detected() -> None:
+    x = leaf([1.0, 2.0])
+    y = (x * 1).exp()                          # exp saves its output
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="(?i)in-?place|modified"):
+        y.sum().backward()
 
 
 # --------------------------------------------------------------------------- higher order
@@ -457,7 +494,7 @@ def _traced_bytes_over_training_loop(keep_losses: bool) -> tuple[int, int]:
     inputs = te.randn(64, 100, dtype=te.float64)
     weight = te.randn(100, 100, dtype=te.float64, requires_grad=True)
     kept: list[Any] = []
-    at_50 = at_300 = 0
+    traced_bytes: dict[int, int] = {}
     tracemalloc.start()
     try:
         for iteration in range(1, 301):
@@ -471,11 +508,10 @@ def _traced_bytes_over_training_loop(keep_losses: bool) -> tuple[int, int]:
                 kept.append(loss)
             if iteration in (50, 300):
                 gc.collect()
-                current = tracemalloc.get_traced_memory()[0]
-                at_50, at_300 = (current, at_300) if iteration == 50 else (at_50, current)
+                traced_bytes[iteration] = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    return at_50, at_300
+    return traced_bytes[50], traced_bytes[300]
 
 
 def test_training_loop_memory_does_not_grow() -> None:

@@ -248,6 +248,16 @@ def test_only_floating_tensors_require_grad(name: str, make: Callable[[], Any]) 
         make()
 
 
+@pytest.mark.parametrize("make_like", [te.rand_like, te.randn_like], ids=["rand_like", "randn_like"])
+@pytest.mark.parametrize("source", [[1, 2], [True, False]], ids=["int64", "bool"])
+def test_random_like_on_integer_tensor_is_refused(make_like: Callable[[Any], Any],
+                                                  source: list[Any]) -> None:
+    # PyTorch raises NotImplementedError (a RuntimeError); rounding random floats to
+    # integers would silently give a tensor of zeros.
+    with pytest.raises((RuntimeError, TypeError)):
+        make_like(te.tensor(source))
+
+
 # --------------------------------------------------------------------------- autograd misuse
 
 def test_backward_on_int_tensor() -> None:

@@ -26,6 +26,11 @@ def test_shape_as_varargs_tuple_or_list(make: Callable[..., Any]) -> None:
     assert make(2, dtype=te.float64).dtype == te.float64
 
 
+@pytest.mark.parametrize("make", [te.zeros, te.ones, te.empty, te.rand, te.randn])
+def test_shape_as_size_keyword(make: Callable[..., Any]) -> None:
+    assert tuple(make(size=(2, 3)).shape) == (2, 3)
+
+
 def test_zeros_ones_full_values() -> None:
     np.testing.assert_array_equal(te.zeros(2, 2).numpy(), np.zeros((2, 2)))
     np.testing.assert_array_equal(te.ones(3).numpy(), np.ones(3))
@@ -135,6 +140,7 @@ PROMOTIONS: list[tuple[str, Callable[[], Any], Any]] = [
     ("float32+float64", lambda: te.ones(2) + te.ones(2, dtype=te.float64), te.float64),
     ("float32+0d_float64", lambda: te.ones(2) + te.tensor(2.0, dtype=te.float64), te.float32),
     ("int+float32", lambda: te.tensor([1, 2]) + te.ones(2), te.float32),
+    ("int+0d_float64", lambda: te.tensor([1, 2]) + te.tensor(1.5, dtype=te.float64), te.float64),
     ("float32*py_float", lambda: te.ones(2) * 1e-3, te.float32),
     ("float64*py_float", lambda: te.ones(2, dtype=te.float64) * 2.0, te.float64),
     ("bool+int", lambda: te.tensor([True, False]) + 1, te.int64),
@@ -244,6 +250,8 @@ INDEXERS: list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = [
     ("ellipsis", lambda t: t[..., 1], lambda a: a[..., 1]),
     ("ellipsis_none", lambda t: t[0, ..., None], lambda a: a[0, ..., None]),
     ("list", lambda t: t[[1, 0, 1]], lambda a: a[[1, 0, 1]]),
+    ("empty_list", lambda t: t[[]], lambda a: a[np.array([], dtype=np.int64)]),
+    ("negative_tensor_ints", lambda t: t[te.tensor([-1, -2])], lambda a: a[[-1, -2]]),
     ("numpy_ints", lambda t: t[:, np.array([2, 0])], lambda a: a[:, np.array([2, 0])]),
     ("tensor_ints", lambda t: t[:, :, te.tensor([3, 3, 0])], lambda a: a[:, :, [3, 3, 0]]),
     ("paired_lists", lambda t: t[[0, 1], [2, 0]], lambda a: a[[0, 1], [2, 0]]),

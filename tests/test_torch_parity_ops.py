@@ -1,11 +1,17 @@
-"""PyTorch parity of the elementwise ops, comparisons, ``where``, reductions and the
-top-level functions: forward values, shapes, dtypes and the gradient of every input.
+"""PyTorch parity of the elementwise ops, comparisons, ``where``, reductions, in-place ops
+and the top-level functions: forward values, shapes, dtypes and the gradient of every input.
 
 Each row is one op written once for both libraries (``lib`` is ``tinygrad_edu`` or ``torch``);
 see ``torch_parity_helpers`` for what is compared. Inputs are float64 unless a row says
-otherwise; values stay inside each op's domain and away from its kinks.
+otherwise (every unary op and reduction is run again in float32). Random values stay inside
+each op's domain and away from its kinks; ``KINK_CASES`` puts values exactly on them, where
+PyTorch's choice of subgradient is the reference.
 """
 from __future__ import annotations
+
+import dataclasses
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,6 +108,73 @@ SCALAR_OPERAND_CASES = [
     Case("div_self_broadcast", lambda lib, x: x / x.sum(dim=1, keepdim=True), (MATRIX,), **POSITIVE),
 ]
 
+# Values exactly at a kink or a boundary: PyTorch's subgradient choices are the reference.
+AT_KINKS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+KINK_CASES = [
+    Case("relu_at_0", lambda lib, x: x.relu(), (AT_KINKS,)),
+    Case("abs_at_0", lambda lib, x: x.abs(), (AT_KINKS,)),
+    Case("sign_at_0", lambda lib, x: x.sign(), (AT_KINKS,)),
+    Case("clamp_at_bounds", lambda lib, x: x.clamp(-0.5, 0.5), (AT_KINKS,)),
+    Case("clamp_min_at_bound", lambda lib, x: x.clamp(min=0.0), (AT_KINKS,)),
+    Case("square_at_0", lambda lib, x: x**2, (AT_KINKS,)),
+    Case("cube_at_0", lambda lib, x: x.pow(3), (AT_KINKS,)),
+    Case("pow_0_at_0", lambda lib, x: x**0, (AT_KINKS,)),
+    Case("pow_1_at_0", lambda lib, x: x**1, (AT_KINKS,)),
+    Case("maximum_with_scalar_tensor_tie", lambda lib, x, y: lib.maximum(x, y), (AT_KINKS, np.array(0.0))),
+    Case("where_mask_at_0", lambda lib, x: lib.where(x >= 0, x, -x), (AT_KINKS,)),
+]
+
+
+def add_in_place(lib: ModuleType, x: Any, y: Any) -> Any:
+    out = x * 2
+    out += y
+    return out
+
+
+def mul_in_place(lib: ModuleType, x: Any, y: Any) -> Any:
+    out = x * 2
+    out *= y
+    return out
+
+
+def div_in_place(lib: ModuleType, x: Any, y: Any) -> Any:
+    out = x * 2
+    out /= y
+    return out
+
+
+def sub_mul_div_in_place(lib: ModuleType, x: Any, y: Any) -> Any:
+    out = x.sin()  # sin saves its input, not its output, so modifying the output is allowed
+    out -= y
+    out *= y
+    out /= 3.0
+    return out
+
+
+def method_in_place_chain(lib: ModuleType, x: Any, y: Any) -> Any:
+    out = x.cos()
+    out.add_(y).mul_(y).sub_(1.0)
+    return out * x
+
+
+def zero_and_copy_in_place(lib: ModuleType, x: Any, y: Any) -> Any:
+    zeroed = (x + 1).zero_()
+    copied = (x * 0).copy_(y)
+    return x * 3 + zeroed + copied
+
+
+# In-place ops on non-leaf tensors: the gradient must flow as if the op were out-of-place.
+IN_PLACE_CASES = [
+    Case("iadd_broadcast", add_in_place, ((3, 4), (4,))),
+    Case("imul_by_tensor_requiring_grad", mul_in_place, ((3, 4), (3, 4))),
+    Case("idiv_by_tensor_requiring_grad", div_in_place, ((3, 4), (4,)), **POSITIVE),
+    Case("imul_by_constant_tensor", lambda lib, x: mul_in_place(lib, x, lib.tensor([1.0, -2.0, 3.0, 0.5])), ((3, 4),)),
+    Case("isub_imul_idiv", sub_mul_div_in_place, ((3, 4), (3, 4))),
+    Case("method_chain_add_mul_sub", method_in_place_chain, ((3, 4), (3, 4))),
+    Case("zero_and_copy", zero_and_copy_in_place, ((3, 4), (3, 4))),
+    Case("fill_", lambda lib, x: (x * 2).fill_(0.5) * x, ((3, 4),)),
+]
+
 TIES_LEFT = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
 TIES_RIGHT = np.array([2.0, 2.0, 2.0])
 COMPARISON_CASES = [
@@ -137,6 +210,7 @@ REDUCTION_CASES = [
     Case("sum_tuple", lambda lib, x: x.sum(dim=(0, 2)), (CUBE,)),
     Case("sum_tuple_keepdim", lambda lib, x: x.sum(dim=(0, -1), keepdim=True), (CUBE,)),
     Case("sum_0d", lambda lib, x: x.sum(), ((),)),
+    Case("sum_dim_numpy_int", lambda lib, x: x.sum(dim=np.int64(0)), ((3, 2),)),
     Case("mean_all", lambda lib, x: x.mean(), (CUBE,)),
     Case("mean_dim", lambda lib, x: x.mean(dim=1), (CUBE,)),
     Case("mean_tuple_keepdim", lambda lib, x: x.mean(dim=(0, 2), keepdim=True), (CUBE,)),
@@ -165,6 +239,10 @@ REDUCTION_CASES = [
     Case("min_dim", lambda lib, x: x.min(dim=0), (CUBE,)),
     Case("max_dim_ties_first_index", lambda lib, x: x.max(dim=1), (ROW_TIES,)),
     Case("max_dim_values_only", lambda lib, x: x.max(dim=-1)[0] * 2, (CUBE,)),
+    Case("max_dim_named_fields", lambda lib, x: (x.max(dim=1).values, x.max(dim=1).indices), (CUBE,)),
+    Case("min_dim_named_fields", lambda lib, x: (x.min(0).values * 3, x.min(0).indices), (CUBE,)),
+    Case("min_dim_ties_first_index", lambda lib, x: x.min(dim=1), (-ROW_TIES,)),
+    Case("argmin_ties", lambda lib, x: x.argmin(dim=1), (-ROW_TIES,)),
     Case("argmax_all", lambda lib, x: x.argmax(), (CUBE,)),
     Case("argmax_dim", lambda lib, x: x.argmax(dim=1), (CUBE,)),
     Case("argmax_keepdim", lambda lib, x: x.argmax(dim=0, keepdim=True), (CUBE,)),
@@ -204,6 +282,12 @@ def test_unary_op_matches_torch(case: Case) -> None:
     assert_matches_torch(case)
 
 
+@pytest.mark.parametrize("case", cases_as_params(UNARY_CASES + REDUCTION_CASES))
+def test_float32_op_keeps_float32_and_matches_torch(case: Case) -> None:
+    """The same rows on float32 inputs: no silent upcast to float64, values within float32 noise."""
+    assert_matches_torch(dataclasses.replace(case, dtype="float32"))
+
+
 @pytest.mark.parametrize("case", cases_as_params(BINARY_CASES))
 def test_binary_op_broadcasting_matches_torch(case: Case) -> None:
     assert_matches_torch(case)
@@ -211,6 +295,16 @@ def test_binary_op_broadcasting_matches_torch(case: Case) -> None:
 
 @pytest.mark.parametrize("case", cases_as_params(SCALAR_OPERAND_CASES))
 def test_scalar_operand_and_tie_matches_torch(case: Case) -> None:
+    assert_matches_torch(case)
+
+
+@pytest.mark.parametrize("case", cases_as_params(KINK_CASES))
+def test_kink_matches_torch(case: Case) -> None:
+    assert_matches_torch(case)
+
+
+@pytest.mark.parametrize("case", cases_as_params(IN_PLACE_CASES))
+def test_in_place_on_non_leaf_matches_torch(case: Case) -> None:
     assert_matches_torch(case)
 
 
@@ -236,4 +330,35 @@ def test_reduction_matches_torch(case: Case) -> None:
 )
 def test_binary_op_random_broadcast_matches_torch(op_name: str, shapes, seed: int) -> None:
     case = Case(op_name, BINARY_OPS[op_name], tuple(shapes.input_shapes), **POSITIVE)
+    assert_matches_torch(case, seed)
+
+
+REDUCTION_OPS: dict[str, ParityFn] = {
+    "sum": lambda lib, x, dim, keepdim: x.sum(dim=dim, keepdim=keepdim),
+    "mean": lambda lib, x, dim, keepdim: x.mean(dim=dim, keepdim=keepdim),
+    "var": lambda lib, x, dim, keepdim: x.var(dim=dim, keepdim=keepdim),
+    "std_correction_0": lambda lib, x, dim, keepdim: x.std(dim=dim, keepdim=keepdim, correction=0),
+    "logsumexp": lambda lib, x, dim, keepdim: x.logsumexp(dim=dim, keepdim=keepdim),
+}
+
+
+@st.composite
+def shape_and_dims(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A shape of 1 to 4 dims (sides 2..3, so var with correction 1 is defined) and a
+    non-empty tuple of distinct dims, some written as negative numbers."""
+    shape = tuple(draw(st.lists(st.integers(2, 3), min_size=1, max_size=4)))
+    chosen = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    signed = tuple(draw(st.sampled_from([dim, dim - len(shape)])) for dim in chosen)
+    return shape, signed
+
+
+@pytest.mark.parametrize("op_name", sorted(REDUCTION_OPS))
+@given(shape_dims=shape_and_dims(), keepdim=st.booleans(), seed=st.integers(min_value=0, max_value=2**16))
+def test_reduction_random_dims_matches_torch(
+    op_name: str, shape_dims: tuple[tuple[int, ...], tuple[int, ...]], keepdim: bool, seed: int
+) -> None:
+    shape, dims = shape_dims
+    reduce = REDUCTION_OPS[op_name]
+    dim: int | tuple[int, ...] = dims[0] if len(dims) == 1 else dims
+    case = Case(op_name, lambda lib, x: reduce(lib, x, dim, keepdim), (shape,))
     assert_matches_torch(case, seed)

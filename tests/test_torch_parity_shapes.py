@@ -6,10 +6,16 @@ see ``torch_parity_helpers`` for what is compared.
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from torch_parity_helpers import Case, assert_matches_torch, cases_as_params  # noqa: E402
 
@@ -71,6 +77,8 @@ BOOL_MASK_3D = np.random.default_rng(7).uniform(size=CUBOID) > 0.5
 BOOL_MASK_2D = np.random.default_rng(8).uniform(size=(4, 5)) > 0.5
 INDEXING_CASES = [
     Case("int", lambda lib, x: x[1], (CUBOID,)),
+    Case("numpy_int_scalar", lambda lib, x: x[np.int64(2)], (CUBOID,)),
+    Case("tensor_index_negative", lambda lib, x: x[lib.tensor([-1, 0, -1])], (CUBOID,)),
     Case("negative_int", lambda lib, x: x[-1], (CUBOID,)),
     Case("ints_to_0d", lambda lib, x: x[1, 2, 3], (CUBOID,)),
     Case("slice", lambda lib, x: x[1:3], (CUBOID,)),
@@ -96,6 +104,9 @@ INDEXING_CASES = [
     Case("slice_and_list", lambda lib, x: x[1:, [0, 2]], (CUBOID,)),
     Case("list_slice_list", lambda lib, x: x[[0, 3], 1:3, [5, 5]], (CUBOID,)),
     Case("int_and_list", lambda lib, x: x[2, [0, 0, 4]], (CUBOID,)),
+    # PyTorch applies ints first (as select), so an int and a list separated by a slice do
+    # not move the list's dim to the front as NumPy does: torch gives (5, 2), NumPy (2, 5).
+    Case("int_slice_list_torch_order", lambda lib, x: x[0, :, [1, 3]], (CUBOID,)),
     Case("broadcast_index_arrays", lambda lib, x: x[np.array([[0], [3]]), np.array([1, 1, 2])], (CUBOID,)),
     Case("bool_mask_full", lambda lib, x: x[BOOL_MASK_3D], (CUBOID,)),
     Case("bool_mask_leading", lambda lib, x: x[BOOL_MASK_2D], (CUBOID,)),
@@ -140,3 +151,43 @@ def test_indexing_matches_torch(case: Case) -> None:
 @pytest.mark.parametrize("case", cases_as_params(MATMUL_CASES))
 def test_matmul_matches_torch(case: Case) -> None:
     assert_matches_torch(case)
+
+
+@pytest.mark.parametrize("case", cases_as_params(MATMUL_CASES))
+def test_matmul_float32_matches_torch(case: Case) -> None:
+    assert_matches_torch(dataclasses.replace(case, dtype="float32"))
+
+
+@st.composite
+def shape_and_index(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """A shape and an index mixing ints, slices, integer lists (repeats allowed), ``None``
+    and ``...``, one entry per indexed dim. Integer lists are arrays of the same length, so
+    they broadcast together, as PyTorch requires."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    list_length = draw(st.integers(1, 3))
+    index: list[Any] = []
+    for size in shape:
+        kind = draw(st.sampled_from(["int", "slice", "list", "full"]))
+        if kind == "int":
+            index.append(draw(st.integers(-size, size - 1)))
+        elif kind == "slice":
+            start = draw(st.none() | st.integers(-size, size))
+            stop = draw(st.none() | st.integers(-size, size))
+            index.append(slice(start, stop, draw(st.none() | st.integers(1, 3))))
+        elif kind == "list":
+            index.append(draw(st.lists(st.integers(-size, size - 1), min_size=list_length, max_size=list_length)))
+        else:
+            index.append(slice(None))
+    if draw(st.booleans()):
+        index.insert(draw(st.integers(0, len(index))), None)
+    if draw(st.booleans()):
+        # drop the first indexed entry behind an Ellipsis (a leading ``None`` stays in front)
+        first = 1 if index[0] is None else 0
+        index[first : first + 1] = [Ellipsis]
+    return shape, tuple(index)
+
+
+@given(shape_index=shape_and_index())
+def test_random_index_matches_torch(shape_index: tuple[tuple[int, ...], tuple[Any, ...]]) -> None:
+    shape, index = shape_index
+    assert_matches_torch(Case(f"index {index}", lambda lib, x: x[index], (shape,)))

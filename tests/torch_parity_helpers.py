@@ -6,7 +6,8 @@ module or the ``torch`` module, so one line of source states one op for both lib
 
 - every output: type (a Tensor), shape, dtype, ``requires_grad`` and values;
 - after back-propagating a random upstream gradient (the same for both libraries) from every
-  output that requires grad: each input's ``.grad`` (present or ``None``, shape, dtype, values).
+  output that requires grad: each input's ``.grad`` (present or ``None``, shape, dtype, values);
+- that no input tensor was modified by the op or its backward.
 
 Floating inputs require grad; integer and boolean inputs (indices, masks) do not. Every call
 into tinygrad_edu runs with NumPy's RuntimeWarning turned into an error, so that an overflow
@@ -45,8 +46,8 @@ TOLERANCES: dict[str, tuple[float, float]] = {"float64": (1e-6, 1e-9), "float32"
 class Case:
     """One parity row: ``fn(lib, *tensors)`` and how to make its inputs.
 
-    Each entry of ``inputs`` is either a shape (float64 values drawn uniformly from
-    ``[low, high)``) or a NumPy array used as it is (its dtype decides the tensor's dtype).
+    Each entry of ``inputs`` is either a shape (values drawn uniformly from ``[low, high)``,
+    of dtype ``dtype``) or a NumPy array used as it is (its dtype decides the tensor's dtype).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Case:
     inputs: tuple[InputSpec, ...]
     low: float = -2.0
     high: float = 2.0
+    dtype: str = "float64"
 
 
 def cases_as_params(cases: Sequence[Case]) -> list[Any]:
@@ -72,7 +74,7 @@ def make_arrays(case: Case, seed: int = 0) -> list[np.ndarray]:
         if isinstance(spec, np.ndarray):
             arrays.append(spec.copy())
         else:
-            arrays.append(np.asarray(rng.uniform(case.low, case.high, size=spec), dtype=np.float64))
+            arrays.append(np.asarray(rng.uniform(case.low, case.high, size=spec), dtype=case.dtype))
     return arrays
 
 
@@ -108,6 +110,15 @@ def numpy_warnings_as_errors() -> Iterator[None]:
         warnings.simplefilter("error", RuntimeWarning)
         with np.errstate(divide="warn", over="warn", invalid="warn"):
             yield
+
+
+@contextlib.contextmanager
+def reference_warnings_silenced() -> Iterator[None]:
+    """PyTorch is the reference, not the code under test: its own UserWarnings (e.g. var with
+    zero degrees of freedom) are noise here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 @dataclass
@@ -170,7 +181,10 @@ def assert_results_match(te_result: RunResult, torch_result: RunResult) -> None:
 def assert_matches_torch(case: Case, seed: int = 0) -> None:
     """Run a row on both libraries from the same inputs and compare everything."""
     arrays = make_arrays(case, seed)
-    torch_result = run_on(torch, case.fn, arrays, seed)
+    with reference_warnings_silenced():
+        torch_result = run_on(torch, case.fn, arrays, seed)
     with numpy_warnings_as_errors():
         te_result = run_on(te, case.fn, arrays, seed)
     assert_results_match(te_result, torch_result)
+    for index, (te_input, array) in enumerate(zip(te_result.inputs, arrays)):
+        np.testing.assert_array_equal(te_input.detach().numpy(), array, err_msg=f"input {index} was mutated")

@@ -304,9 +304,9 @@ def python_number(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def asarray(value: Any) -> np.ndarray:
+def asarray(value: Any, dtype: DType | None = None) -> np.ndarray:
     """An array from an array-like (a NumPy scalar from a full reduction, a list of ints)."""
-    return np.asarray(value)
+    return np.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
 
 
 def scalar(value: Any, dtype: DType) -> np.ndarray:

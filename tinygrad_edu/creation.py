@@ -13,7 +13,12 @@ from tinygrad_edu.backend import DType
 from tinygrad_edu.tensor import Tensor
 
 
-def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+def _size(size: tuple[Any, ...], keyword: Any = None) -> tuple[int, ...]:
+    """Sizes given as ints (``zeros(2, 3)``), one tuple (``zeros((2, 3))``) or ``size=(2, 3)``."""
+    if keyword is not None:
+        if size:
+            raise TypeError("give the size either as arguments or as size=, not both")
+        size = (tuple(keyword),) if isinstance(keyword, (tuple, list)) else (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for dim in size:
@@ -38,6 +43,14 @@ def _dtype_or_float32(dtype: Any) -> DType:
     return backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
 
 
+def _random_float_dtype(op: str, dtype: Any) -> DType:
+    """rand/randn draw real numbers: an integer or bool dtype is refused, as in PyTorch."""
+    result = _dtype_or_float32(dtype)
+    if not result.is_floating_point:
+        raise TypeError(f"{op}: random real numbers need a floating point dtype, got {result} (use randint for integers)")
+    return result
+
+
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, a NumPy array, a Tensor)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
@@ -51,17 +64,17 @@ def from_numpy(array: Any) -> Tensor:
     return Tensor._wrap(array)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(backend.zeros(_size(size), _dtype_or_float32(dtype)), dtype, device, requires_grad)
+def zeros(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(backend.zeros(_size(sizes, size), _dtype_or_float32(dtype)), dtype, device, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return full(_size(size), 1, dtype=_dtype_or_float32(dtype), device=device, requires_grad=requires_grad)
+def ones(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(_size(sizes, size), 1, dtype=_dtype_or_float32(dtype), device=device, requires_grad=requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uninitialised in PyTorch; zeros here (reading it is then at least deterministic)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(*sizes, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -117,16 +130,16 @@ def manual_seed(seed: int) -> None:
     backend.manual_seed(seed)
 
 
-def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    dtype = _dtype_or_float32(dtype)
-    return _make(backend.generator().random(_size(size)).astype(dtype.numpy_dtype), None, device, requires_grad)
+    dtype = _random_float_dtype("rand", dtype)
+    return _make(backend.generator().random(_size(sizes, size)).astype(dtype.numpy_dtype), None, device, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal: mean 0, variance 1."""
-    dtype = _dtype_or_float32(dtype)
-    return _make(backend.generator().standard_normal(_size(size)).astype(dtype.numpy_dtype), None, device,
+    dtype = _random_float_dtype("randn", dtype)
+    return _make(backend.generator().standard_normal(_size(sizes, size)).astype(dtype.numpy_dtype), None, device,
                  requires_grad)
 
 

@@ -626,11 +626,10 @@ class Tensor:
         return result if keepdim else result.squeeze(dims)
 
     def softmax(self, dim: int) -> Tensor:
-        """exp(x - m) / sum(exp(x - m)) with m the detached max along ``dim`` (no overflow)."""
+        """exp(x - m) / sum(exp(x - m)) with m the detached max along ``dim`` (no overflow).
+        A row whose max is +-inf gives nan, as in PyTorch."""
         x = self._as_floating()
-        shift = x.detach().amax(dim, keepdim=True)
-        shift = where(shift.isfinite(), shift, 0.0)
-        exps = (x - shift).exp()
+        exps = (x - x.detach().amax(dim, keepdim=True)).exp()
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int) -> Tensor:
@@ -638,8 +637,7 @@ class Tensor:
         max: stable for any logits, exact where softmax would underflow, and m is never added
         back (in float32, 1e4 + 0.69 - 1e4 would lose three digits)."""
         x = self._as_floating()
-        shift = x.detach().amax(dim, keepdim=True)
-        shifted = x - where(shift.isfinite(), shift, 0.0)
+        shifted = x - x.detach().amax(dim, keepdim=True)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
     # ------------------------------------------------------------------------------------
@@ -685,10 +683,12 @@ class Tensor:
         return ops.Permute.apply(self, axes)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
-        order = list(range(self.ndim))
         first, second = normalize_dim("transpose", dim0, self.ndim), normalize_dim("transpose", dim1, self.ndim)
+        if self.ndim == 0:
+            return self
+        order = list(range(self.ndim))
         order[first], order[second] = order[second], order[first]
-        return ops.Permute.apply(self, tuple(order)) if self.ndim else self
+        return ops.Permute.apply(self, tuple(order))
 
     def t(self) -> Tensor:
         if self.ndim > 2:
@@ -769,7 +769,11 @@ class Tensor:
     # ------------------------------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> Tensor:
-        return ops.Index.apply(self, _index_key(key))
+        key = _index_key(key)
+        basic, advanced = _split_ints_from_arrays(key)
+        if advanced is None:
+            return ops.Index.apply(self, key)
+        return ops.Index.apply(ops.Index.apply(self, basic), advanced)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         key = _index_key(key)
@@ -1045,7 +1049,7 @@ def _index_key(key: Any) -> tuple[Any, ...]:
         if isinstance(part, Tensor):
             part = part.array
         elif isinstance(part, list):
-            part = backend.asarray(part)
+            part = backend.asarray(part) if part else backend.asarray(part, dtype=backend.int64)
         if backend.is_array(part):
             if part.dtype.kind not in "iub":
                 raise IndexError(f"index: tensors used as indices must be integer or bool, got {part.dtype}")
@@ -1057,6 +1061,34 @@ def _index_key(key: Any) -> tuple[Any, ...]:
     if not any(part is Ellipsis for part in normalised):
         normalised.append(Ellipsis)
     return tuple(normalised)
+
+
+def _split_ints_from_arrays(key: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """PyTorch applies integer indices first (each removes its dimension) and only then the
+    index arrays; NumPy treats an int next to an index array as one more index array, which
+    moves the result's dimensions (``x[0, :, [1, 2]]`` is (2, 4) in NumPy, (4, 2) in PyTorch).
+    So a key mixing both is split into a basic key (the ints, with every array replaced by
+    full slices) and an advanced key (the arrays, at the positions that remain). Otherwise
+    ``(key, None)``: one NumPy indexing step already means what PyTorch means."""
+    has_array = any(backend.is_array(part) for part in key)
+    has_int = any(type(part) is builtins.int for part in key)
+    if not (has_array and has_int):
+        return key, None
+    basic: list[Any] = []
+    advanced: list[Any] = []
+    for part in key:
+        if type(part) is builtins.int:
+            basic.append(part)
+        elif backend.is_array(part):
+            basic.extend([slice(None)] * (part.ndim if part.dtype.kind == "b" else 1))
+            advanced.append(part)
+        elif part is Ellipsis:
+            basic.append(part)
+            advanced.append(part)
+        else:  # a slice or None: applied by the basic step, kept whole by the advanced one
+            basic.append(part)
+            advanced.append(slice(None))
+    return tuple(basic), tuple(advanced)
 
 
 # Imported last: these modules need the Tensor class defined above.

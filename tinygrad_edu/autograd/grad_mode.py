@@ -56,13 +56,26 @@ class _Switch(_SwitchGradMode):
         self.mode = mode
 
 
-class no_grad(_SwitchGradMode):  # noqa: N801 - PyTorch's name
-    """Turn graph recording off: ``with no_grad(): ...`` or ``@no_grad()``."""
+class _NoArgumentSwitch(_SwitchGradMode):
+    """``no_grad`` and ``enable_grad`` also decorate without parentheses (``@no_grad``), as in
+    PyTorch: called with a function, the class returns the decorated function."""
+
+    def __new__(cls, function: Callable[..., Any] | None = None) -> Any:
+        switch = super().__new__(cls)
+        if function is None:
+            return switch
+        if not callable(function):
+            raise TypeError(f"{cls.__name__}() takes no arguments (got {function!r})")
+        return switch(function)
+
+
+class no_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
+    """Turn graph recording off: ``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``."""
 
     mode = False
 
 
-class enable_grad(_SwitchGradMode):  # noqa: N801
+class enable_grad(_NoArgumentSwitch):  # noqa: N801
     """Turn graph recording back on inside a ``no_grad`` region."""
 
     mode = True

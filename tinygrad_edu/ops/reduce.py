@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_edu.autograd.function import Function, Node
-from tinygrad_edu.backend import int64
+from tinygrad_edu.autograd.grad_mode import GRAD_MODE
+from tinygrad_edu.backend import array_namespace, int64
 from tinygrad_edu.tensor import Tensor
 
 
@@ -67,8 +68,12 @@ class Amax(Function):
 class Prod(Function):
     """y = product of x over dims;  dy/dx_i = product of all the other elements.
 
-    "All the others" is y / x_i only where x_i != 0. Where x_i == 0, it is the product of the
+    "All the others" is y / x_i where x_i != 0. Where x_i == 0 it is the product of the
     non-zero elements if x_i is the only zero of its slice, and 0 if there are more zeros.
+    That 0 is right in value but flat, while the true "product of the others" still depends
+    on the other zeros; so when the gradient itself is being differentiated
+    (``create_graph=True``) and a slice has two or more zeros, the products are formed
+    explicitly instead (``product_of_others``), which is exact to any order.
     """
 
     @staticmethod
@@ -85,9 +90,36 @@ class Prod(Function):
         shape = kept_shape(x.shape, ctx.dims)
         y = y.reshape(shape)
         is_zero = x == 0
+        if GRAD_MODE.enabled and bool((is_zero.sum(dim=ctx.dims) > 1).any()):
+            return grad.reshape(shape) * product_of_others(x, ctx.dims), None, None
         others_if_nonzero = y / x.where(~is_zero, 1.0)
         product_of_nonzeros = Prod.apply(x.where(~is_zero, 1.0), ctx.dims, True)
         single_zero = is_zero.sum(dim=ctx.dims, keepdim=True) == 1
         others_if_zero = product_of_nonzeros.where(single_zero, 0.0)
         others = others_if_nonzero.where(~is_zero, others_if_zero)
         return grad.reshape(shape) * others, None, None
+
+
+def product_of_others(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """For each element, the product of the other elements of its slice over ``dims``, in
+    differentiable Tensor ops: the reduced axes are flattened into one axis of length n, the
+    slice is copied n times with the i-th copy's i-th element set to 1, and each copy is
+    multiplied out. O(n^2) memory, so Prod uses it only when it must."""
+    kept = [axis for axis in range(x.ndim) if axis not in dims]
+    moved = x.permute(*kept, *dims)
+    outer = moved.shape[:len(kept)]
+    n = moved.numel() // max(_product(outer), 1) if moved.numel() else 0
+    flat = moved.reshape(*outer, 1, n).expand(*outer, n, n)
+    diagonal = Tensor._wrap(array_namespace(x.array).eye(n, dtype=bool))
+    others = flat.where(~diagonal, 1.0).prod(-1).reshape(moved.shape)
+    inverse = [0] * x.ndim
+    for position, axis in enumerate(kept + list(dims)):
+        inverse[axis] = position
+    return others.permute(*inverse)
+
+
+def _product(sizes: tuple[int, ...]) -> int:
+    result = 1
+    for size in sizes:
+        result *= size
+    return result

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 from tinygrad_edu import backend
 from tinygrad_edu.backend import DType
 from tinygrad_edu.broadcasting import broadcast_shape, normalize_dim, normalize_dims
+from tinygrad_edu.indexing import index_key, split_ints_from_arrays
 
 Number = builtins.int | builtins.float | builtins.bool
 
@@ -769,14 +770,14 @@ class Tensor:
     # ------------------------------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> Tensor:
-        key = _index_key(key)
-        basic, advanced = _split_ints_from_arrays(key)
+        key = index_key(key)
+        basic, advanced = split_ints_from_arrays(key)
         if advanced is None:
             return ops.Index.apply(self, key)
         return ops.Index.apply(ops.Index.apply(self, basic), advanced)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        key = _index_key(key)
+        key = index_key(key)
         value = value.to(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype)
         if GRAD_MODE.enabled and (self.requires_grad or value.requires_grad):
             self._check_inplace_allowed("setitem")
@@ -1033,62 +1034,6 @@ def _resolve_shape(op: str, shape: tuple[int, ...], target: tuple[int, ...]) -> 
     if any(size < 0 for size in target) or _count(target, range(len(target))) != total:
         raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
     return target
-
-
-def _index_key(key: Any) -> tuple[Any, ...]:
-    """Normalise an index key: a tuple whose tensors and lists became backend arrays.
-
-    Integer arrays must be int64-like and boolean masks bool; float indices are refused.
-    An Ellipsis is appended when there is none, so the result is always an array (a view
-    for basic indexing), never a NumPy scalar.
-    """
-    parts = key if isinstance(key, tuple) else (key,)
-    normalised = []
-    for part in parts:
-        part = backend.python_number(part)
-        if isinstance(part, Tensor):
-            part = part.array
-        elif isinstance(part, list):
-            part = backend.asarray(part) if part else backend.asarray(part, dtype=backend.int64)
-        if backend.is_array(part):
-            if part.dtype.kind not in "iub":
-                raise IndexError(f"index: tensors used as indices must be integer or bool, got {part.dtype}")
-            if part.dtype.kind == "b" and part.ndim == 0:
-                part = builtins.bool(part)
-        elif not isinstance(part, (builtins.int, slice, type(None), type(Ellipsis))):
-            raise IndexError(f"index: unsupported index of type {type(part).__name__}")
-        normalised.append(part)
-    if not any(part is Ellipsis for part in normalised):
-        normalised.append(Ellipsis)
-    return tuple(normalised)
-
-
-def _split_ints_from_arrays(key: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-    """PyTorch applies integer indices first (each removes its dimension) and only then the
-    index arrays; NumPy treats an int next to an index array as one more index array, which
-    moves the result's dimensions (``x[0, :, [1, 2]]`` is (2, 4) in NumPy, (4, 2) in PyTorch).
-    So a key mixing both is split into a basic key (the ints, with every array replaced by
-    full slices) and an advanced key (the arrays, at the positions that remain). Otherwise
-    ``(key, None)``: one NumPy indexing step already means what PyTorch means."""
-    has_array = any(backend.is_array(part) for part in key)
-    has_int = any(type(part) is builtins.int for part in key)
-    if not (has_array and has_int):
-        return key, None
-    basic: list[Any] = []
-    advanced: list[Any] = []
-    for part in key:
-        if type(part) is builtins.int:
-            basic.append(part)
-        elif backend.is_array(part):
-            basic.extend([slice(None)] * (part.ndim if part.dtype.kind == "b" else 1))
-            advanced.append(part)
-        elif part is Ellipsis:
-            basic.append(part)
-            advanced.append(part)
-        else:  # a slice or None: applied by the basic step, kept whole by the advanced one
-            basic.append(part)
-            advanced.append(slice(None))
-    return tuple(basic), tuple(advanced)
 
 
 # Imported last: these modules need the Tensor class defined above.

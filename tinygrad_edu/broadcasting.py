@@ -1,4 +1,4 @@
-"""Every broadcasting rule, and the checks on ``dim`` arguments, in one place.
+"""Every broadcasting rule, and the checks on ``dim`` and shape arguments, in one place.
 
 Broadcasting (NumPy's and PyTorch's rule): align two shapes at their right end; each pair
 of sizes must be equal or one of them 1; a missing leading dimension counts as 1.
@@ -16,7 +16,7 @@ input (``autograd/engine.py``) and by ``Expand``.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
@@ -107,3 +107,37 @@ def normalize_dims(op: str, dim: "int | Iterable[int] | None", ndim: int) -> tup
     if ndim == 0:
         return ()
     return axes
+
+
+# ----------------------------------------------------------------------------------------
+# shape arguments
+# ----------------------------------------------------------------------------------------
+
+
+def count_elements(shape: tuple[int, ...], axes: Any) -> int:
+    count = 1
+    for axis in axes:
+        count *= shape[axis]
+    return count
+
+
+def shape_from_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """``reshape(2, 3)``, ``reshape((2, 3))`` and ``reshape([2, 3])`` all mean (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    return tuple(operator.index(size) for size in args)
+
+
+def resolve_shape(op: str, shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
+    """Fill in a -1 in ``target`` and check that the element count is unchanged."""
+    total = count_elements(shape, range(len(shape)))
+    if target.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {target}")
+    if -1 in target:
+        known = count_elements(target, [axis for axis, size in enumerate(target) if size != -1])
+        if known == 0 or total % known != 0:
+            raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
+        target = tuple(total // known if size == -1 else size for size in target)
+    if any(size < 0 for size in target) or count_elements(target, range(len(target))) != total:
+        raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
+    return target

@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from tinygrad_edu import backend
 from tinygrad_edu.backend import DType
-from tinygrad_edu.broadcasting import broadcast_shape, normalize_dim, normalize_dims
+from tinygrad_edu.broadcasting import (
+    broadcast_shape, count_elements, normalize_dim, normalize_dims, resolve_shape, shape_from_args,
+)
 from tinygrad_edu.indexing import index_key, split_ints_from_arrays
 
 Number = builtins.int | builtins.float | builtins.bool
@@ -327,10 +329,10 @@ class Tensor:
         return self
 
     def new_zeros(self, *size: Any) -> Tensor:
-        return Tensor._wrap(backend.zeros(_shape_from_args(size), self.dtype))
+        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype))
 
     def new_ones(self, *size: Any) -> Tensor:
-        return Tensor._wrap(backend.zeros(_shape_from_args(size), self.dtype) + 1)
+        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype) + 1)
 
     def _as_floating(self) -> Tensor:
         """Integer and bool tensors become float32 before float math, as PyTorch does."""
@@ -557,7 +559,7 @@ class Tensor:
         if not self.dtype.is_floating_point:
             raise RuntimeError(f"mean: input dtype must be floating point, got {self.dtype} (use .float() first)")
         dims = normalize_dims("mean", dim, self.ndim)
-        return self.sum(dims, keepdim) / _count(self.shape, dims)
+        return self.sum(dims, keepdim) / count_elements(self.shape, dims)
 
     def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: Number | None = None) -> Tensor:
@@ -566,7 +568,7 @@ class Tensor:
             correction = 0 if unbiased is False else 1
         dims = normalize_dims("var", dim, self.ndim)
         centered = self - self.mean(dims, keepdim=True)
-        divisor = builtins.max(_count(self.shape, dims) - correction, 0)
+        divisor = builtins.max(count_elements(self.shape, dims) - correction, 0)
         return (centered * centered).sum(dims, keepdim) / divisor
 
     def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -646,10 +648,10 @@ class Tensor:
     # ------------------------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, _resolve_shape("reshape", self.shape, _shape_from_args(shape)))
+        return ops.Reshape.apply(self, resolve_shape("reshape", self.shape, shape_from_args(shape)))
 
     def view(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, _resolve_shape("view", self.shape, _shape_from_args(shape)))
+        return ops.Reshape.apply(self, resolve_shape("view", self.shape, shape_from_args(shape)))
 
     def view_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
@@ -665,7 +667,7 @@ class Tensor:
         if start > end:
             raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         shape = self.shape
-        return self.reshape(shape[:start] + (_count(shape, range(start, end + 1)),) + shape[end + 1:])
+        return self.reshape(shape[:start] + (count_elements(shape, range(start, end + 1)),) + shape[end + 1:])
 
     def unsqueeze(self, dim: int) -> Tensor:
         axis = normalize_dim("unsqueeze", dim, self.ndim + 1)
@@ -677,7 +679,7 @@ class Tensor:
         return self.reshape(tuple(size for axis, size in enumerate(self.shape) if not (axis in axes and size == 1)))
 
     def permute(self, *dims: Any) -> Tensor:
-        order = _shape_from_args(dims)
+        order = shape_from_args(dims)
         axes = tuple(normalize_dim("permute", axis, self.ndim) for axis in order)
         if sorted(axes) != list(range(self.ndim)):
             raise RuntimeError(f"permute: dims {order} are not a permutation of the dimensions of a tensor of shape {self.shape}")
@@ -698,7 +700,7 @@ class Tensor:
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
-        target = _shape_from_args(sizes)
+        target = shape_from_args(sizes)
         if len(target) < self.ndim:
             raise RuntimeError(f"expand: the target shape {target} has fewer dimensions than the tensor's shape {self.shape}")
         offset = len(target) - self.ndim
@@ -720,7 +722,7 @@ class Tensor:
         """Tile the tensor ``repeats[i]`` times along dimension i. Composed: give every
         dimension a size-1 partner in front, expand the partners to the repeat counts, and
         merge each pair."""
-        counts = _shape_from_args(repeats)
+        counts = shape_from_args(repeats)
         if len(counts) < self.ndim:
             raise RuntimeError(f"repeat: {len(counts)} repeat counts given for a tensor of shape {self.shape} (need at least {self.ndim})")
         shape = (1,) * (len(counts) - self.ndim) + self.shape
@@ -989,13 +991,6 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyT
 _TRUE = Tensor._wrap(backend.asarray(True))  # `where(_TRUE, value, self)` overwrites self on the graph
 
 
-def _count(shape: tuple[int, ...], axes: Any) -> int:
-    count = 1
-    for axis in axes:
-        count *= shape[axis]
-    return count
-
-
 def _arg_reduce(op: str, tensor: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     if tensor.numel() == 0:
         raise RuntimeError(f"{op}: cannot reduce an empty tensor of shape {tensor.shape}")
@@ -1012,28 +1007,6 @@ def _values_at(tensor: Tensor, dim: int, indices: Tensor, keepdim: bool) -> Valu
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
     return ValuesIndices(values, indices)
-
-
-def _shape_from_args(args: tuple[Any, ...]) -> tuple[int, ...]:
-    """``reshape(2, 3)``, ``reshape((2, 3))`` and ``reshape([2, 3])`` all mean (2, 3)."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    return tuple(builtins.int(size) for size in args)
-
-
-def _resolve_shape(op: str, shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
-    """Fill in a -1 in ``target`` and check that the element count is unchanged."""
-    total = _count(shape, range(len(shape)))
-    if target.count(-1) > 1:
-        raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {target}")
-    if -1 in target:
-        known = _count(target, [axis for axis, size in enumerate(target) if size != -1])
-        if known == 0 or total % known != 0:
-            raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
-        target = tuple(total // known if size == -1 else size for size in target)
-    if any(size < 0 for size in target) or _count(target, range(len(target))) != total:
-        raise RuntimeError(f"{op}: shape {target} is invalid for a tensor of shape {shape} ({total} elements)")
-    return target
 
 
 # Imported last: these modules need the Tensor class defined above.

@@ -258,6 +258,28 @@ def test_random_like_on_integer_tensor_is_refused(make_like: Callable[[Any], Any
         make_like(te.tensor(source))
 
 
+# --------------------------------------------------------------------------- bad argument values
+
+BAD_VALUES: list[tuple[str, Callable[[], Any]]] = [  # each a RuntimeError in PyTorch
+    ("int_to_negative_power", lambda: te.tensor([1, 2]) ** -1),
+    ("arange_zero_step", lambda: te.arange(0, 5, 0)),
+    ("linspace_negative_steps", lambda: te.linspace(0, 1, -1)),
+    ("zeros_negative_size", lambda: te.zeros(-1)),
+    ("randint_empty_range", lambda: te.randint(5, 3, (2,))),
+    ("eye_negative", lambda: te.eye(-1)),
+    ("where_float_condition", lambda: te.where(te.tensor([1.0, 0.0]), te.ones(2), te.zeros(2))),
+    ("permute_repeated", lambda: te.ones(2, 3).permute(0, 0)),
+    ("repeat_too_few", lambda: te.ones(2, 3).repeat(2)),
+    ("item_of_empty", lambda: te.tensor([]).item()),
+]
+
+
+@pytest.mark.parametrize("name, make", BAD_VALUES, ids=[n for n, _ in BAD_VALUES])
+def test_bad_argument_values_raise_runtime_error(name: str, make: Callable[[], Any]) -> None:
+    with pytest.raises(RuntimeError):
+        make()
+
+
 # --------------------------------------------------------------------------- autograd misuse
 
 def test_backward_on_int_tensor() -> None:

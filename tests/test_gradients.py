@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import tinygrad_edu as te
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
 from tinygrad_edu.autograd import gradcheck, gradgradcheck
 
@@ -102,12 +102,6 @@ def as_outputs(result: object) -> tuple[te.Tensor, ...]:
     return tuple(result) if isinstance(result, (tuple, list)) else (result,)
 
 
-def describe(case: Case) -> None:
-    """Put the drawn values in hypothesis' report of a failing example."""
-    note(f"values: {[value.tolist() for value in case.values]}")
-    note(f"form: {case.form}, params: {case.params}")
-
-
 # --------------------------------------------------------------------------- the tests
 # Parametrised by row name (not by the row) so that pytest ids and hypothesis reports stay short.
 ALL_NAMES = [spec.name for spec in OP_TABLE]
@@ -119,7 +113,6 @@ SECOND_ORDER_NAMES = [spec.name for spec in OP_TABLE if spec.second_order]
 def test_gradient_matches_finite_differences(name: str, data: st.DataObject) -> None:
     spec = SPECS_BY_NAME[name]
     case = data.draw(cases(spec, FIRST_ORDER), label="case")
-    describe(case)
     inputs = leaf_tensors(case.values)
     assert gradcheck(case.function(spec), inputs) is True
 
@@ -129,7 +122,6 @@ def test_gradient_matches_finite_differences(name: str, data: st.DataObject) -> 
 def test_backward_keeps_invariants(name: str, data: st.DataObject) -> None:
     spec = SPECS_BY_NAME[name]
     case = data.draw(cases(spec, FIRST_ORDER), label="case")
-    describe(case)
     inputs = leaf_tensors(case.values)
     outputs = as_outputs(case.function(spec)(*inputs))
     upstream_values = [
@@ -163,7 +155,6 @@ def test_backward_keeps_invariants(name: str, data: st.DataObject) -> None:
 def test_second_derivative_matches_finite_differences(name: str, data: st.DataObject) -> None:
     spec = SPECS_BY_NAME[name]
     case = data.draw(cases(spec, SECOND_ORDER), label="case")
-    describe(case)
     inputs = leaf_tensors(case.values)
     assert gradgradcheck(case.function(spec), inputs) is True
 

@@ -226,13 +226,29 @@ def test_shape_helpers() -> None:
     assert te.tensor(5.0).dim() == 0 and te.tensor(5.0).numel() == 1
 
 
-def test_repr_like_pytorch() -> None:
-    assert repr(te.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
-    assert repr(te.tensor([1, 2])) == "tensor([1, 2])"
-    assert repr(te.tensor(3.0)) == "tensor(3.)"
+REPRS: list[tuple[Callable[[], Any], str]] = [  # the strings PyTorch 2.x prints
+    (lambda: te.tensor([1.0, 2.0], requires_grad=True), "tensor([1., 2.], requires_grad=True)"),
+    (lambda: te.tensor([1.0, 2.0], requires_grad=True) * 2,
+     "tensor([2., 4.], grad_fn=<MulBackward0>)"),
+    (lambda: te.tensor([1, 2]), "tensor([1, 2])"),
+    (lambda: te.tensor(3.0), "tensor(3.)"),
+    (lambda: te.tensor(3), "tensor(3)"),
+    (lambda: te.tensor([True]), "tensor([True])"),
+    (lambda: te.tensor([True, False]), "tensor([ True, False])"),
+    (lambda: te.tensor([-1.5, 2.0]), "tensor([-1.5000,  2.0000])"),
+    (lambda: te.tensor([[1.0, 2.0], [3.0, 4.0]]), "tensor([[1., 2.],\n        [3., 4.]])"),
+    (lambda: te.tensor([1e-5, 1e5]), "tensor([1.0000e-05, 1.0000e+05])"),
+]
+
+
+@pytest.mark.parametrize("make, expected", REPRS, ids=[expected for _, expected in REPRS])
+def test_repr_like_pytorch(make: Callable[[], Any], expected: str) -> None:
+    assert repr(make()) == expected
+
+
+def test_repr_names_non_default_dtype() -> None:
     double = repr(te.tensor([1.5], dtype=te.float64))
-    assert double.startswith("tensor([1.5") and "dtype=" in double and "float64" in double
-    assert "grad_fn=<MulBackward0>" in repr(te.tensor([1.0], requires_grad=True) * 2)
+    assert double.startswith("tensor([1.5000]") and "dtype=" in double and "float64" in double
 
 
 # --------------------------------------------------------------------------- indexing
@@ -256,6 +272,7 @@ INDEXERS: list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = [
     ("tensor_ints", lambda t: t[:, :, te.tensor([3, 3, 0])], lambda a: a[:, :, [3, 3, 0]]),
     ("paired_lists", lambda t: t[[0, 1], [2, 0]], lambda a: a[[0, 1], [2, 0]]),
     ("list_and_slice", lambda t: t[[1, 0], 1:], lambda a: a[[1, 0], 1:]),
+    ("separated_lists", lambda t: t[[0, 1], :, [1, 3]], lambda a: a[[0, 1], :, [1, 3]]),
     ("bool_mask_tensor", lambda t: t[t > 10], lambda a: a[a > 10]),
     ("bool_mask_numpy", lambda t: t[np.array([True, False])], lambda a: a[np.array([True, False])]),
     ("bool_mask_partial", lambda t: t[0, te.tensor([True, False, True])],
@@ -271,6 +288,13 @@ def test_indexing_values_match_numpy(
     expected = np.asarray(index_array(BASE))
     assert tuple(result.shape) == expected.shape
     np.testing.assert_array_equal(result.numpy(), expected)
+
+
+def test_int_then_list_index_follows_pytorch_not_numpy() -> None:
+    # PyTorch applies the int first (a select), so the list's dimension stays in place;
+    # NumPy would move it to the front, giving shape (2, 3).
+    result = te.tensor(BASE)[1, :, [1, 3]]
+    np.testing.assert_array_equal(result.numpy(), [[13.0, 15.0], [17.0, 19.0], [21.0, 23.0]])
 
 
 def test_repeated_integer_indices_accumulate_gradient() -> None:
@@ -332,6 +356,9 @@ def test_split_and_chunk() -> None:
     first, second = x.chunk(2)
     (first * 2 + second.sum()).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0, 3.0, 3.0, 3.0])
+    y = te.arange(6.0, requires_grad=True)
+    (y.split([1, 5])[0] * 5).sum().backward()        # unused pieces get zero gradient
+    np.testing.assert_array_equal(y.grad.numpy(), [5.0, 0.0, 0.0, 0.0, 0.0, 0.0])
 
 
 def test_max_min_with_dim_return_values_and_indices() -> None:
@@ -355,3 +382,8 @@ def test_max_with_dim_gradient_goes_to_argmax() -> None:
     max_values, _ = x.max(dim=1)
     (max_values * te.tensor([1.0, 10.0], dtype=te.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0, 0.0], [10.0, 0.0, 0.0]])
+    tied = te.tensor([[2.0, 2.0]], requires_grad=True)
+    tied_values, tied_index = tied.max(dim=1)
+    tied_values.sum().backward()                     # all of it to the returned index
+    assert tied_index.item() == 0
+    np.testing.assert_array_equal(tied.grad.numpy(), [[1.0, 0.0]])

@@ -329,6 +329,9 @@ def format_array(array: Any) -> str:
     scientific notation when the magnitudes are far apart."""
     array = to_host(array)
     options: dict[str, Any] = {"separator": ", ", "prefix": "tensor(", "threshold": 1000, "edgeitems": 3}
+    if array.dtype.kind == "b":  # pad to the widest word present, as PyTorch does
+        width = 5 if (~array).any() else 4
+        options["formatter"] = {"bool": lambda value: str(builtins.bool(value)).rjust(width)}
     if array.dtype.kind == "f":
         finite = array[np.isfinite(array)]
         whole = finite.size == 0 or builtins.bool(np.all(finite == np.round(finite)))

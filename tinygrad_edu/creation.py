@@ -22,8 +22,10 @@ def _size(size: tuple[Any, ...], keyword: Any = None) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for dim in size:
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
-            raise ValueError(f"size must be a sequence of non-negative ints, got {size}")
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"size must be a sequence of ints, got {size}")
+        if dim < 0:
+            raise RuntimeError(f"trying to create a tensor with a negative dimension: size {size}")
     return tuple(size)
 
 
@@ -107,7 +109,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be non-zero")
+        raise RuntimeError("arange: step must be non-zero")
     if dtype is None:
         dtype = backend.result_dtype([], [], [start, end, step])
     xp = backend.array_namespace()
@@ -116,11 +118,15 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     xp = backend.array_namespace()
     return _make(xp.linspace(start, end, steps, dtype=_dtype_or_float32(dtype).numpy_dtype), None, device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye: sizes must be non-negative, got n={n}, m={m}")
     xp = backend.array_namespace()
     return _make(xp.eye(n, m, dtype=_dtype_or_float32(dtype).numpy_dtype), None, device, requires_grad)
 
@@ -151,7 +157,7 @@ def randint(low: int = 0, high: int | None = None, size: Any = None, dtype: Any 
     if high is None or size is None:
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     shape = _size((size,) if isinstance(size, int) else (tuple(size),))
     array = backend.generator().integers(low, high, shape).astype(backend.int64.numpy_dtype)
     return _make(array, dtype, device, requires_grad)

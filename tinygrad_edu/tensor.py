@@ -356,7 +356,7 @@ class Tensor:
         return ops.Div.apply(a._as_floating(), b._as_floating())  # int / int is a float, as in PyTorch
 
     def pow(self, exponent: Any) -> Tensor:
-        return _binary(ops.Pow, "pow", self, exponent)
+        return _power(self, exponent)
 
     def matmul(self, other: Any) -> Tensor:
         return _binary(ops.Matmul, "matmul", self, other, check_broadcast=False)
@@ -395,10 +395,10 @@ class Tensor:
         return a.div(b)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        return _binary(ops.Pow, "pow", self, exponent)
+        return _power(self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return _binary(ops.Pow, "pow", base, self)
+        return _power(base, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return self.matmul(other)
@@ -500,6 +500,8 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def sign(self) -> Tensor:
+        if self.dtype is backend.bool:
+            return self.clone()  # the sign of True is True (1), of False is False (0)
         return ops.Sign.apply(self)
 
     def square(self) -> Tensor:
@@ -582,6 +584,9 @@ class Tensor:
         return ops.Amax.apply(self, normalize_dims("amax", dim, self.ndim), keepdim)
 
     def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        if self.dtype is backend.bool:  # no negation for bools; no gradient either
+            axes = normalize_dims("amin", dim, self.ndim)
+            return Tensor._wrap(backend.asarray(self.array.all(axis=axes, keepdims=keepdim)))
         return -(-self).amax(dim, keepdim)
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
@@ -962,6 +967,15 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def _power(base: Any, exponent: Any) -> Tensor:
+    a, b = _operands("pow", base, exponent)
+    if a.dtype is backend.bool:  # True ** anything is True, False ** False is True (as PyTorch)
+        return Tensor._wrap(a.array | ~b.array)
+    if a.dtype is backend.int64 and builtins.bool((b.array < 0).any()):
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b.tolist()})")
+    return ops.Pow.apply(a, b)
+
+
 def _compare(op: str, left: Any, right: Any) -> Tensor:
     a, b = _operands(op, left, right)
     return Tensor._wrap(backend.asarray(_COMPARISONS[op](a.array, b.array)))
@@ -981,7 +995,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyT
     if not isinstance(condition, Tensor):
         condition = Tensor(condition)
     if condition.dtype is not backend.bool:
-        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+        raise RuntimeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     a, b = _operands("where", input, other)
     if condition.shape != a.shape or condition.shape != b.shape:
         broadcast_shape("where", condition.shape, a.shape, b.shape)

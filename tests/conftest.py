@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-settings.register_profile("ci", max_examples=12, derandomize=True, print_blob=True, **_COMMON)
-settings.register_profile("dev", max_examples=30, **_COMMON)
+settings.register_profile("ci", max_examples=30, derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("dev", max_examples=60, **_COMMON)
 settings.register_profile("deep", max_examples=300, **_COMMON)
 
 _default = "ci" if os.environ.get("CI") else "dev"

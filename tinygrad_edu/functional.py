@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from tinygrad_edu import backend, ops
 from tinygrad_edu.broadcasting import normalize_dim
-from tinygrad_edu.tensor import Tensor, _operands, where  # where lives next to Tensor, which uses it
+from tinygrad_edu.operands import promote_operands
+from tinygrad_edu.tensor import Tensor, where  # where lives next to Tensor, which uses it
 
 __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "cos", "exp", "log", "log_softmax", "logsumexp", "matmul", "max",
@@ -23,7 +24,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
-    tensors = _operands("cat", *tensors, check_broadcast=False)
+    tensors = promote_operands("cat", *tensors, check_broadcast=False)
     first = tensors[0]
     axis = normalize_dim("cat", dim, first.ndim)
     if first.ndim == 0:

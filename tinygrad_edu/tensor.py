@@ -352,7 +352,7 @@ class Tensor:
         return _binary(ops.Mul, "mul", self, other)
 
     def div(self, other: Any) -> Tensor:
-        a, b = _operands("div", self, other)
+        a, b = promote_operands("div", self, other)
         return ops.Div.apply(a._as_floating(), b._as_floating())  # int / int is a float, as in PyTorch
 
     def pow(self, exponent: Any) -> Tensor:
@@ -367,6 +367,8 @@ class Tensor:
         return self.matmul(other)
 
     def neg(self) -> Tensor:
+        if self.dtype is backend.bool:
+            raise RuntimeError("neg: negation (-) of a bool tensor is not supported; use ~ (logical not) instead")
         return ops.Neg.apply(self)
 
     def __add__(self, other: Any) -> Tensor:
@@ -391,7 +393,7 @@ class Tensor:
         return self.div(other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        a, b = _operands("div", other, self)
+        a, b = promote_operands("div", other, self)
         return a.div(b)
 
     def __pow__(self, exponent: Any) -> Tensor:
@@ -407,7 +409,7 @@ class Tensor:
         return _binary(ops.Matmul, "matmul", other, self, check_broadcast=False)
 
     def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
+        return self.neg()
 
     def __abs__(self) -> Tensor:
         return self.abs()
@@ -415,49 +417,49 @@ class Tensor:
     # comparisons and logic: results are bool tensors, outside the graph
 
     def eq(self, other: Any) -> Tensor:
-        return _compare("eq", self, other)
+        return compare("eq", self, other)
 
     def ne(self, other: Any) -> Tensor:
-        return _compare("ne", self, other)
+        return compare("ne", self, other)
 
     def lt(self, other: Any) -> Tensor:
-        return _compare("lt", self, other)
+        return compare("lt", self, other)
 
     def le(self, other: Any) -> Tensor:
-        return _compare("le", self, other)
+        return compare("le", self, other)
 
     def gt(self, other: Any) -> Tensor:
-        return _compare("gt", self, other)
+        return compare("gt", self, other)
 
     def ge(self, other: Any) -> Tensor:
-        return _compare("ge", self, other)
+        return compare("ge", self, other)
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return _compare("eq", self, other) if _is_operand(other) else NotImplemented
+        return compare("eq", self, other) if is_operand(other) else NotImplemented
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return _compare("ne", self, other) if _is_operand(other) else NotImplemented
+        return compare("ne", self, other) if is_operand(other) else NotImplemented
 
     def __lt__(self, other: Any) -> Tensor:
-        return _compare("lt", self, other)
+        return compare("lt", self, other)
 
     def __le__(self, other: Any) -> Tensor:
-        return _compare("le", self, other)
+        return compare("le", self, other)
 
     def __gt__(self, other: Any) -> Tensor:
-        return _compare("gt", self, other)
+        return compare("gt", self, other)
 
     def __ge__(self, other: Any) -> Tensor:
-        return _compare("ge", self, other)
+        return compare("ge", self, other)
 
     def __and__(self, other: Any) -> Tensor:
-        return _logical("and", self, other)
+        return logical("and", self, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return _logical("or", self, other)
+        return logical("or", self, other)
 
     def __xor__(self, other: Any) -> Tensor:
-        return _logical("xor", self, other)
+        return logical("xor", self, other)
 
     def __invert__(self) -> Tensor:
         if self.dtype.is_floating_point:
@@ -521,14 +523,14 @@ class Tensor:
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise max. Where both are equal, each gets half the gradient (as PyTorch)."""
-        a, b = _operands("maximum", self, other)
+        a, b = promote_operands("maximum", self, other)
         if not a.dtype.is_floating_point:
             return Tensor._wrap(backend.array_namespace(a.array).maximum(a.array, b.array))
         return where(a > b, a, where(a < b, b, (a + b) / 2))
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise min. Where both are equal, each gets half the gradient (as PyTorch)."""
-        a, b = _operands("minimum", self, other)
+        a, b = promote_operands("minimum", self, other)
         if not a.dtype.is_floating_point:
             return Tensor._wrap(backend.array_namespace(a.array).minimum(a.array, b.array))
         return where(a < b, a, where(a > b, b, (a + b) / 2))
@@ -596,7 +598,7 @@ class Tensor:
             return self.maximum(dim)
         if dim is None:
             return self.amax()
-        indices = self.argmax(dim, keepdim=True)
+        indices = self.argmax(normalize_dim("max", dim, self.ndim), keepdim=True)
         return _values_at(self, dim, indices, keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Any:
@@ -605,7 +607,7 @@ class Tensor:
             return self.minimum(dim)
         if dim is None:
             return self.amin()
-        indices = self.argmin(dim, keepdim=True)
+        indices = self.argmin(normalize_dim("min", dim, self.ndim), keepdim=True)
         return _values_at(self, dim, indices, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -636,6 +638,7 @@ class Tensor:
     def softmax(self, dim: int) -> Tensor:
         """exp(x - m) / sum(exp(x - m)) with m the detached max along ``dim`` (no overflow).
         A row whose max is +-inf gives nan, as in PyTorch."""
+        dim = normalize_dim("softmax", dim, self.ndim)
         x = self._as_floating()
         exps = (x - x.detach().amax(dim, keepdim=True)).exp()
         return exps / exps.sum(dim, keepdim=True)
@@ -644,6 +647,7 @@ class Tensor:
         """x - logsumexp(x), computed as (x - m) - log(sum(exp(x - m))) with m the detached
         max: stable for any logits, exact where softmax would underflow, and m is never added
         back (in float32, 1e4 + 0.69 - 1e4 would lose three digits)."""
+        dim = normalize_dim("log_softmax", dim, self.ndim)
         x = self._as_floating()
         shifted = x - x.detach().amax(dim, keepdim=True)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
@@ -907,87 +911,18 @@ class Tensor:
 # ----------------------------------------------------------------------------------------
 
 
-def _is_operand(value: Any) -> bool:
-    return isinstance(value, (Tensor, builtins.int, builtins.float, builtins.bool)) or backend.is_array(value)
-
-
-def _operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
-    """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
-    (``backend.result_dtype``), and check that their shapes broadcast."""
-    values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
-    if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
-        left, right = values
-        if isinstance(left, Tensor):
-            if isinstance(right, Tensor) and left.array.dtype == right.array.dtype:
-                if check_broadcast and left.shape != right.shape:
-                    broadcast_shape(op, left.shape, right.shape)
-                return [left, right]
-            if type(right) in (builtins.float, builtins.int) and left.dtype.is_floating_point:
-                return [left, Tensor._wrap(backend.scalar(right, left.dtype))]
-        elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
-            return [Tensor._wrap(backend.scalar(left, right.dtype)), right]
-    with_shape: list[DType] = []
-    zero_dim: list[DType] = []
-    numbers: list[Any] = []
-    converted: list[Any] = []
-    for value in values:
-        if isinstance(value, Tensor):
-            tensor = value
-        elif isinstance(value, (builtins.int, builtins.float, builtins.bool)):
-            numbers.append(value)
-            converted.append(value)
-            continue
-        elif backend.is_array(value) or isinstance(value, (list, tuple)):
-            tensor = Tensor(value)
-        else:
-            raise TypeError(f"{op}: unsupported operand type {type(value).__name__}")
-        (with_shape if tensor.ndim else zero_dim).append(tensor.dtype)
-        converted.append(tensor)
-    dtype = backend.result_dtype(with_shape, zero_dim, numbers)
-    tensors = [
-        (value if value.dtype is dtype else value.to(dtype)) if isinstance(value, Tensor)
-        else Tensor._wrap(backend.scalar(value, dtype))
-        for value in converted
-    ]
-    if check_broadcast:
-        first = tensors[0].shape
-        if any(tensor.shape != first for tensor in tensors[1:]):
-            broadcast_shape(op, *(tensor.shape for tensor in tensors))
-    return tensors
-
-
 def _binary(function: Any, op: str, left: Any, right: Any, check_broadcast: bool = True) -> Tensor:
-    a, b = _operands(op, left, right, check_broadcast=check_broadcast)
+    a, b = promote_operands(op, left, right, check_broadcast=check_broadcast)
     return function.apply(a, b)
 
 
-_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
-}
-
-
 def _power(base: Any, exponent: Any) -> Tensor:
-    a, b = _operands("pow", base, exponent)
+    a, b = promote_operands("pow", base, exponent)
     if a.dtype is backend.bool:  # True ** anything is True, False ** False is True (as PyTorch)
         return Tensor._wrap(a.array | ~b.array)
     if a.dtype is backend.int64 and builtins.bool((b.array < 0).any()):
         raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b.tolist()})")
     return ops.Pow.apply(a, b)
-
-
-def _compare(op: str, left: Any, right: Any) -> Tensor:
-    a, b = _operands(op, left, right)
-    return Tensor._wrap(backend.asarray(_COMPARISONS[op](a.array, b.array)))
-
-
-def _logical(op: str, left: Any, right: Any) -> Tensor:
-    a, b = _operands(op, left, right)
-    if a.dtype.is_floating_point:
-        raise TypeError(f"{op}: logical/bitwise ops need bool or integer tensors, got {a.dtype}")
-    xp = backend.array_namespace(a.array)
-    function = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}[op]
-    return Tensor._wrap(backend.asarray(function(a.array, b.array)))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -996,7 +931,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyT
         condition = Tensor(condition)
     if condition.dtype is not backend.bool:
         raise RuntimeError(f"where: condition must be a bool tensor, got {condition.dtype}")
-    a, b = _operands("where", input, other)
+    a, b = promote_operands("where", input, other)
     if condition.shape != a.shape or condition.shape != b.shape:
         broadcast_shape("where", condition.shape, a.shape, b.shape)
     return ops.Where.apply(condition, a, b)
@@ -1025,5 +960,6 @@ def _values_at(tensor: Tensor, dim: int, indices: Tensor, keepdim: bool) -> Valu
 
 # Imported last: these modules need the Tensor class defined above.
 from tinygrad_edu import ops  # noqa: E402
+from tinygrad_edu.operands import compare, is_operand, logical, promote_operands  # noqa: E402
 from tinygrad_edu.autograd import engine  # noqa: E402
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE  # noqa: E402

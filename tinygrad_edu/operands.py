@@ -1,0 +1,86 @@
+"""Operands: how ``t + 2``, ``2 * t``, ``t < ndarray`` become tensors of one dtype.
+
+Every binary op of ``Tensor`` first calls :func:`promote_operands`: Python numbers, NumPy
+scalars, NumPy arrays and lists become tensors, all of them take the dtype that PyTorch's
+promotion rule gives (``backend.result_dtype``), and the shapes are checked to broadcast,
+with an error naming the op and the shapes. Comparisons and logical ops, which make bool
+tensors outside the graph, are here too.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Callable
+
+from tinygrad_edu import backend
+from tinygrad_edu.backend import DType
+from tinygrad_edu.broadcasting import broadcast_shape
+from tinygrad_edu.tensor import Tensor
+
+
+def is_operand(value: Any) -> bool:
+    return isinstance(value, (Tensor, builtins.int, builtins.float, builtins.bool)) or backend.is_array(value)
+
+
+def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
+    """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
+    (``backend.result_dtype``), and check that their shapes broadcast."""
+    values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
+    if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
+        left, right = values
+        if isinstance(left, Tensor):
+            if isinstance(right, Tensor) and left.array.dtype == right.array.dtype:
+                if check_broadcast and left.shape != right.shape:
+                    broadcast_shape(op, left.shape, right.shape)
+                return [left, right]
+            if type(right) in (builtins.float, builtins.int) and left.dtype.is_floating_point:
+                return [left, Tensor._wrap(backend.scalar(right, left.dtype))]
+        elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
+            return [Tensor._wrap(backend.scalar(left, right.dtype)), right]
+    with_shape: list[DType] = []
+    zero_dim: list[DType] = []
+    numbers: list[Any] = []
+    converted: list[Any] = []
+    for value in values:
+        if isinstance(value, Tensor):
+            tensor = value
+        elif isinstance(value, (builtins.int, builtins.float, builtins.bool)):
+            numbers.append(value)
+            converted.append(value)
+            continue
+        elif backend.is_array(value) or isinstance(value, (list, tuple)):
+            tensor = Tensor(value)
+        else:
+            raise TypeError(f"{op}: unsupported operand type {type(value).__name__}")
+        (with_shape if tensor.ndim else zero_dim).append(tensor.dtype)
+        converted.append(tensor)
+    dtype = backend.result_dtype(with_shape, zero_dim, numbers)
+    tensors = [
+        (value if value.dtype is dtype else value.to(dtype)) if isinstance(value, Tensor)
+        else Tensor._wrap(backend.scalar(value, dtype))
+        for value in converted
+    ]
+    if check_broadcast:
+        first = tensors[0].shape
+        if any(tensor.shape != first for tensor in tensors[1:]):
+            broadcast_shape(op, *(tensor.shape for tensor in tensors))
+    return tensors
+
+
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+}
+
+
+def compare(op: str, left: Any, right: Any) -> Tensor:
+    a, b = promote_operands(op, left, right)
+    return Tensor._wrap(backend.asarray(COMPARISONS[op](a.array, b.array)))
+
+
+def logical(op: str, left: Any, right: Any) -> Tensor:
+    a, b = promote_operands(op, left, right)
+    if a.dtype.is_floating_point:
+        raise TypeError(f"{op}: logical/bitwise ops need bool or integer tensors, got {a.dtype}")
+    xp = backend.array_namespace(a.array)
+    function = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}[op]
+    return Tensor._wrap(backend.asarray(function(a.array, b.array)))

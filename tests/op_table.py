@@ -177,6 +177,42 @@ def _max_values(function: Callable[..., object]) -> Callable[..., object]:
     return call
 
 
+def gather_params(input_shapes: tuple[Shape, ...]) -> st.SearchStrategy[Params]:
+    """A ``dim`` and an int64 index of the input's shape, each entry within that dim's size
+    (repeats allowed: their gradients must add up)."""
+    shape = input_shapes[0]
+
+    @st.composite
+    def draw_params(draw: st.DrawFn) -> Params:
+        dim = draw(dim_ints(len(shape)))
+        size = shape[dim]
+        index = draw(st.lists(st.integers(0, size - 1), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+        return {"dim": dim, "index": np.array(index, dtype=np.int64).reshape(shape)}
+
+    return draw_params()
+
+
+def _set_item(x: te.Tensor) -> te.Tensor:
+    """``y[..., 0] = 2 * x[..., -1]`` on a copy: the overwritten column gets no gradient."""
+    y = x * 1.0
+    y[..., 0] = x[..., -1] * 2.0
+    return y
+
+
+def _overwrite(method: str) -> Callable[..., object]:
+    """``y = a * 1`` then ``y.copy_(b)`` or ``y.fill_(...)``: only what was written counts."""
+
+    def call(a: te.Tensor, b: te.Tensor) -> te.Tensor:
+        y = a * 1.0 + b * 0.0  # the broadcast shape, so that b fits into y
+        if method == "copy_":
+            y.copy_(b * 3.0)
+        else:
+            y.fill_(0.5)
+        return y * a
+
+    return call
+
+
 U, B, R, S = Kind.UNARY, Kind.BINARY, Kind.REDUCTION, Kind.SHAPE
 
 # --------------------------------------------------------------------------- the table
@@ -287,6 +323,20 @@ OP_TABLE: tuple[OpSpec, ...] = (
     OpSpec("index_bool_mask", "__getitem__", (_index,), Kind.INDEX, min_dims=1, params=bool_mask_indices),
     # ---- matmul
     OpSpec("matmul", "matmul", (lambda a, b: a @ b, lambda a, b: a.matmul(b), te.matmul), Kind.MATMUL, 2),
+    # ---- differentiable ops beyond API.md's list (PyTorch has them; scripts use them)
+    # a / b stays in (1, 2): floor(a / b) = 1 throughout, away from remainder's jumps
+    OpSpec("remainder", "remainder", (lambda a, b: a % b,), B, 2, domain=(Domain(2.5, 3.9), Domain(2.0, 2.4))),
+    OpSpec("square", "square", (lambda x: x.square(),), U),
+    OpSpec("clone", "clone", (lambda x: x.clone(),), U),
+    OpSpec("masked_fill", "masked_fill", (lambda x: x.masked_fill(x > 0.5, 0.25),), U,
+           domain=Domain(-2.0, 2.0, avoid=(0.5,))),
+    OpSpec("amax", "amax", _reduce("amax"), R, domain=DISTINCT, params=dim_keepdim(allow_none=False)),
+    OpSpec("amin", "amin", _reduce("amin"), R, domain=DISTINCT, params=dim_keepdim(allow_none=False)),
+    OpSpec("gather", "gather", (lambda x, dim, index: x.gather(dim, te.tensor(index)),), S, min_dims=1,
+           params=gather_params),
+    OpSpec("setitem", "__setitem__", (_set_item,), U, min_dims=1),
+    OpSpec("copy_", "copy_", (_overwrite("copy_"),), B, 2),
+    OpSpec("fill_", "fill_", (_overwrite("fill_"),), B, 2),
 )
 
 SPECS_BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in OP_TABLE}

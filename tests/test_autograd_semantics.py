@@ -463,3 +463,50 @@ def test_detect_anomaly_quiet_on_finite_graph() -> None:
         x = leaf([1.0, 4.0])
         x.sqrt().log().sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 1 / (2 * np.array([1.0, 4.0])))
+
+
+class Identity(autograd.Function):
+    """Returns its input unchanged; backward doubles the gradient (to see it was used)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return grad * 2
+
+
+class MaxWithIndex(autograd.Function):
+    """Two outputs: the max (differentiable) and its index, marked non-differentiable."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        index = x.argmax().to(te.float64)
+        ctx.mark_non_differentiable(index)
+        ctx.save_for_backward(x, index)
+        return x.max(), index
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any, grad_index: Any) -> Any:
+        x, index = ctx.saved_tensors
+        one_hot = te.zeros_like(x)
+        one_hot[int(index.item())] = 1.0
+        return grad * one_hot
+
+
+def test_function_returning_its_input_leaves_the_input_a_leaf() -> None:
+    x = leaf([1.0, 2.0])
+    y = Identity.apply(x)
+    assert x.is_leaf and x.grad_fn is None
+    assert y is not x and y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_mark_non_differentiable_output_does_not_require_grad() -> None:
+    x = leaf([1.0, 5.0, 2.0])
+    value, index = MaxWithIndex.apply(x)
+    assert value.requires_grad and not index.requires_grad
+    value.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 0.0])

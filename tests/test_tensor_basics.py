@@ -387,3 +387,23 @@ def test_max_with_dim_gradient_goes_to_argmax() -> None:
     tied_values.sum().backward()                     # all of it to the returned index
     assert tied_index.item() == 0
     np.testing.assert_array_equal(tied.grad.numpy(), [[1.0, 0.0]])
+
+
+def test_randperm_is_a_seeded_permutation() -> None:
+    te.manual_seed(3)
+    first = te.randperm(10)
+    te.manual_seed(3)
+    second = te.randperm(10)
+    assert first.dtype == te.int64
+    assert sorted(first.tolist()) == list(range(10))
+    assert first.tolist() == second.tolist()
+    assert te.randperm(0).shape == (0,)
+
+
+def test_integer_floor_division_and_remainder() -> None:
+    numbers = te.tensor([7, -7, 9])
+    assert (numbers // 2).tolist() == [3, -4, 4]
+    assert (numbers % 4).tolist() == [3, 1, 1]
+    assert (numbers // 2).dtype == te.int64
+    with pytest.raises(RuntimeError, match="division by zero"):
+        numbers // te.tensor([1, 0, 1])

@@ -22,6 +22,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import mutually_broadcastable_shapes  # noqa: E402
 
+import tinygrad_edu as te  # noqa: E402
 from torch_parity_helpers import Case, ParityFn, assert_matches_torch, cases_as_params  # noqa: E402
 
 MATRIX = (3, 4)
@@ -188,7 +189,20 @@ COMPARISON_CASES = [
     Case("scalar_lt_reflected", lambda lib, a: 2.0 < a, (TIES_LEFT,)),
     Case("eq_scalar", lambda lib, a: a == 2, (TIES_LEFT,)),
     Case("ge_0d", lambda lib, a, b: a >= b, (TIES_LEFT, np.array(2.0))),
+    # remainder: Python's floor rounding for negatives; differentiable in both operands
+    Case("remainder", lambda lib, a, b: a % b, (np.array([[5.0, -7.0, 3.5]]), np.array([2.0, 2.0, -1.5]))),
+    Case("remainder_scalar", lambda lib, a: a % 3, (np.array([5.0, -7.0, 3.5]),)),
 ]
+
+
+def test_floor_division_matches_torch() -> None:
+    """``//`` (and ``number % tensor``) have no derivative in PyTorch, so values only."""
+    left, right = np.array([[5.0, -7.0, 3.5]]), np.array([2.0, 2.0, -1.5])
+    ours = te.tensor(left) // te.tensor(right)
+    np.testing.assert_array_equal(ours.numpy(), (torch.tensor(left) // torch.tensor(right)).numpy())
+    np.testing.assert_array_equal((7.0 // te.tensor(right)).numpy(), (7.0 // torch.tensor(right)).numpy())
+    np.testing.assert_array_equal((7.0 % te.tensor(right)).numpy(), (7.0 % torch.tensor(right)).numpy())
+    assert not (te.tensor(left, requires_grad=True) // 2).requires_grad
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 WHERE_CASES = [

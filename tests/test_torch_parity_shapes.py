@@ -135,6 +135,7 @@ MATMUL_CASES = [Case(f"matmul-{a}-{b}", lambda lib, x, y: x @ y, (a, b)) for a, 
     Case("fn_matmul", lambda lib, x, y: lib.matmul(x, y), ((2, 3, 4), (4, 5))),
     Case("method_matmul", lambda lib, x, y: x.matmul(y), ((3, 4), (4,))),
     Case("matmul_same_tensor", lambda lib, x: x @ x.T, ((3, 4),)),
+    Case("fn_mm", lambda lib, x, y: lib.mm(x, y), ((3, 4), (4, 2))),
 ]
 
 

@@ -12,11 +12,11 @@ from tinygrad_edu.autograd import enable_grad, is_grad_enabled, no_grad, set_gra
 from tinygrad_edu.backend import DType, bool, device, float32, float64, int64
 from tinygrad_edu.creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
-    randn, randn_like, tensor, zeros, zeros_like,
+    randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from tinygrad_edu.functional import (
     abs, allclose, argmax, argmin, cat, clamp, cos, exp, is_tensor, log, log_softmax, logsumexp, matmul, max, maximum,
-    mean, min, minimum, numel, pow, relu, sigmoid, sin, softmax, sqrt, stack, sum, tanh, where,
+    mean, min, minimum, mm, numel, pow, relu, sigmoid, sin, softmax, sqrt, stack, sum, tanh, where,
 )
 
 # PyTorch's other names for the same dtypes.
@@ -36,7 +36,7 @@ __all__ = [
     "DType", "Tensor", "abs", "allclose", "arange", "argmax", "argmin", "autograd", "bool", "cat", "clamp", "cos",
     "device", "double", "empty", "enable_grad", "exp", "eye", "float", "float32", "float64", "from_numpy", "full",
     "full_like", "get_default_dtype", "int64", "is_grad_enabled", "is_tensor", "linspace", "log", "log_softmax",
-    "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad", "numel",
-    "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "relu", "set_grad_enabled",
+    "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "no_grad", "numel",
+    "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "set_grad_enabled",
     "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh", "tensor", "where", "zeros", "zeros_like",
 ]

@@ -163,6 +163,13 @@ def randint(low: int = 0, high: int | None = None, size: Any = None, dtype: Any 
     return _make(array, dtype, device, requires_grad)
 
 
+def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64), e.g. to shuffle a data set."""
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    return _make(backend.generator().permutation(n).astype(backend.int64.numpy_dtype), dtype, device, requires_grad)
+
+
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     return rand(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
 

@@ -14,7 +14,7 @@ from tinygrad_edu.tensor import Tensor, where  # where lives next to Tensor, whi
 
 __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "cos", "exp", "log", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "pow", "relu", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
+    "maximum", "mean", "mm", "min", "minimum", "pow", "relu", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
     "where", "allclose", "is_tensor", "numel",
 ]
 
@@ -51,6 +51,10 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument names
     return input.matmul(other)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    return input.mm(mat2)
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002

@@ -408,6 +408,18 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> Tensor:
         return _binary(ops.Matmul, "matmul", other, self, check_broadcast=False)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _remainder(other, self)
+
     def __neg__(self) -> Tensor:
         return self.neg()
 
@@ -914,6 +926,26 @@ class Tensor:
 def _binary(function: Any, op: str, left: Any, right: Any, check_broadcast: bool = True) -> Tensor:
     a, b = promote_operands(op, left, right, check_broadcast=check_broadcast)
     return function.apply(a, b)
+
+
+def _floor_divide(left: Any, right: Any) -> Tensor:
+    """``//`` with Python's (and PyTorch's) floor rounding. Piecewise constant, so it is left
+    out of the graph (PyTorch has no derivative for it either)."""
+    a, b = promote_operands("floor_divide", left, right)
+    _check_integer_divisor("floor_divide", a, b)
+    return Tensor._wrap(backend.asarray(backend.array_namespace(a.array).floor_divide(a.array, b.array)))
+
+
+def _remainder(left: Any, right: Any) -> Tensor:
+    """``%``, the sign of the divisor as in Python and PyTorch; differentiable (``ops.Remainder``)."""
+    a, b = promote_operands("remainder", left, right)
+    _check_integer_divisor("remainder", a, b)
+    return ops.Remainder.apply(a, b)
+
+
+def _check_integer_divisor(op: str, a: Tensor, b: Tensor) -> None:
+    if not a.dtype.is_floating_point and builtins.bool((b.array == 0).any()):
+        raise RuntimeError(f"{op}: integer division by zero")
 
 
 def _power(base: Any, exponent: Any) -> Tensor:

@@ -68,6 +68,10 @@ class Node:
         """Keep these tensors (inputs or outputs of ``forward``) for ``backward``."""
         self._to_save = tensors
 
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """Outputs (such as indices) that should not require grad; backward gets zeros for them."""
+        self.__dict__.setdefault("non_differentiable", set()).update(id(output) for output in outputs)
+
     @property
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
         """The tensors given to ``save_for_backward``, checked for in-place changes."""
@@ -153,9 +157,9 @@ class Function:
             GRAD_MODE.enabled = previous_mode
         is_tuple = isinstance(raw_outputs, tuple)
         if is_tuple:
-            outputs = tuple(_as_tensor(out) for out in raw_outputs)
+            outputs = tuple(_as_tensor(out, args) for out in raw_outputs)
         else:
-            outputs = (_as_tensor(raw_outputs),)
+            outputs = (_as_tensor(raw_outputs, args),)
 
         if ANOMALY_MODE.enabled and not ANOMALY_MODE.in_backward:
             check_forward_anomaly(cls.__name__, args, outputs)
@@ -165,10 +169,15 @@ class Function:
         return outputs if is_tuple else outputs[0]
 
 
-def _as_tensor(output: Any) -> Tensor:
-    if isinstance(output, Tensor):
-        return output
-    return Tensor._wrap(output)
+def _as_tensor(output: Any, inputs: tuple[Any, ...]) -> Tensor:
+    """A forward result as a new Tensor. An input returned as it is (an identity Function)
+    gets a new Tensor object around the same array: recording must never turn the caller's
+    input into a node's output."""
+    if not isinstance(output, Tensor):
+        return Tensor._wrap(output)
+    if any(output is arg for arg in inputs):
+        return Tensor._wrap(output.array)
+    return output
 
 
 def _record(ctx: Node, args: tuple[Any, ...], outputs: tuple[Tensor, ...], needs_input_grad: tuple[bool, ...]) -> None:
@@ -201,8 +210,9 @@ def _record(ctx: Node, args: tuple[Any, ...], outputs: tuple[Tensor, ...], needs
     ctx._saved = saved
     ctx._to_save = ()
 
+    excluded = ctx.__dict__.get("non_differentiable", ())
     for index, out in enumerate(outputs):
-        if out.dtype.is_floating_point:
+        if out.dtype.is_floating_point and id(out) not in excluded:
             out.grad_fn = ctx
             out._output_index = index
             out._requires_grad = True

@@ -5,7 +5,7 @@ Reading order: ``elementwise`` (unary and binary math), ``reduce`` (sum, max, pr
 composed from these in ``tensor.py`` and gets its gradient from them.
 """
 from tinygrad_edu.ops.elementwise import (
-    Abs, Add, Cast, Clone, Cos, Div, Exp, Log, Mul, Neg, Pow, Relu, Sigmoid, Sign, Sin, Sqrt, Sub, Tanh, Where,
+    Abs, Add, Cast, Clone, Cos, Div, Exp, Log, Mul, Neg, Pow, Relu, Remainder, Sigmoid, Sign, Sin, Sqrt, Sub, Tanh, Where,
 )
 from tinygrad_edu.ops.matmul import Matmul
 from tinygrad_edu.ops.movement import Cat, Expand, Index, IndexAdd, IndexPut, Permute, Reshape
@@ -13,6 +13,6 @@ from tinygrad_edu.ops.reduce import Amax, Prod, Sum
 
 __all__ = [
     "Abs", "Add", "Amax", "Cast", "Cat", "Clone", "Cos", "Div", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Log",
-    "Matmul", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Reshape", "Sigmoid", "Sign", "Sin", "Sqrt",
+    "Matmul", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Sqrt",
     "Sub", "Sum", "Tanh", "Where",
 ]

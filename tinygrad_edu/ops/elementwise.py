@@ -303,6 +303,22 @@ class Pow(Function):
         return grad_a, grad_b
 
 
+class Remainder(Function):
+    """z = a mod b = a - floor(a / b) * b (the sign of b, as Python and PyTorch);
+    dz/da = 1, dz/db = -floor(a / b) (floor is flat between its jumps)."""
+
+    @staticmethod
+    def forward(ctx: Node, a: Tensor, b: Tensor) -> Any:
+        xp = array_namespace(a.array)
+        if ctx.needs_input_grad[1]:
+            ctx.quotient = Tensor._wrap(xp.floor_divide(a.array, b.array))
+        return xp.remainder(a.array, b.array)
+
+    @staticmethod
+    def backward(ctx: Node, grad: Tensor) -> tuple[Tensor, Tensor | None]:
+        return grad, (-grad * ctx.quotient if ctx.needs_input_grad[1] else None)
+
+
 class Where(Function):
     """z = a where condition else b;  dz/da = condition, dz/db = not condition."""
 

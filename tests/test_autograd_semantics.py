@@ -510,3 +510,40 @@ def test_mark_non_differentiable_output_does_not_require_grad() -> None:
     assert value.requires_grad and not index.requires_grad
     value.backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 0.0])
+
+
+class HalfPrecisionGrad(autograd.Function):
+    """Doubles its input; backward hands back a float32 gradient for a float64 input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return (grad * 2).float()
+
+
+class NumberGrad(autograd.Function):
+    """Backward returns a Python number: refused with a message naming the node."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return 2.0
+
+
+def test_gradient_takes_its_inputs_dtype() -> None:
+    x = leaf([1.0, 2.0])
+    HalfPrecisionGrad.apply(x).sum().backward()
+    assert x.grad.dtype == te.float64
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_backward_returning_a_non_tensor_is_a_clear_error() -> None:
+    x = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="NumberBackward0.*input 0"):
+        NumberGrad.apply(x).sum().backward()

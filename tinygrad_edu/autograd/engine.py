@@ -212,9 +212,17 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
         )
     if ANOMALY_MODE.enabled:
         check_backward_anomaly(node, grad_outputs, grad_inputs)
-    for parent, shape, gradient in zip(node.parents, node.input_shapes, grad_inputs):
+    for position, (parent, shape, gradient) in enumerate(zip(node.parents, node.input_shapes, grad_inputs)):
         if parent is None or gradient is None:
             continue
+        if not isinstance(gradient, Tensor):
+            raise TypeError(
+                f"{node.name()}: backward returned a {type(gradient).__name__} as the gradient of input "
+                f"{position}; return a Tensor (or None)"
+            )
+        expected_dtype = parent.dtype if type(parent) is not tuple else parent[0].output_meta[parent[1]][1]
+        if gradient.dtype is not expected_dtype:  # a gradient has its tensor's dtype, as in PyTorch
+            gradient = gradient.to(expected_dtype)
         if gradient.shape != shape:
             try:
                 gradient = unbroadcast(gradient, shape)

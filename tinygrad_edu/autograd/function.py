@@ -33,6 +33,7 @@ from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_forward_anomaly
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
 from tinygrad_edu.tensor import Tensor
 
+
 class Node:
     """One recorded op call: the ``ctx`` of ``forward``/``backward`` and the ``grad_fn`` of
     its outputs.
@@ -40,8 +41,8 @@ class Node:
     Only what ``backward`` needs is kept: the saved tensors, the shapes of the inputs (to
     reduce broadcast gradients), and ``parents``: for each input, the leaf Tensor itself
     (its gradient goes into ``.grad``), or a ``(node, output_index)`` pair naming the op
-    output it came from, or None when that input needs no gradient. Intermediate tensors that nobody saved are
-    freed as soon as the user drops them, as in PyTorch.
+    output it came from, or None when that input needs no gradient. Intermediate tensors
+    that nobody saved are freed as soon as the user drops them, as in PyTorch.
     """
 
     # Slots keep the per-op cost of recording low; ``__dict__`` stays for the attributes

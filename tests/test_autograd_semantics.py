@@ -545,5 +545,5 @@ def test_gradient_takes_its_inputs_dtype() -> None:
 
 def test_backward_returning_a_non_tensor_is_a_clear_error() -> None:
     x = leaf([1.0, 2.0])
-    with pytest.raises(TypeError, match="NumberBackward0.*input 0"):
+    with pytest.raises(TypeError, match="NumberGradBackward0.*input 0"):
         NumberGrad.apply(x).sum().backward()

@@ -14,6 +14,7 @@ from typing import Any
 from tinygrad_edu.autograd.function import Function, Node
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
 from tinygrad_edu.backend import array_namespace, int64
+from tinygrad_edu.broadcasting import count_elements
 from tinygrad_edu.tensor import Tensor
 
 
@@ -108,7 +109,7 @@ def product_of_others(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     kept = [axis for axis in range(x.ndim) if axis not in dims]
     moved = x.permute(*kept, *dims)
     outer = moved.shape[:len(kept)]
-    n = moved.numel() // max(_product(outer), 1) if moved.numel() else 0
+    n = count_elements(moved.shape, range(len(kept), x.ndim))
     flat = moved.reshape(*outer, 1, n).expand(*outer, n, n)
     diagonal = Tensor._wrap(array_namespace(x.array).eye(n, dtype=bool))
     others = flat.where(~diagonal, 1.0).prod(-1).reshape(moved.shape)
@@ -116,10 +117,3 @@ def product_of_others(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     for position, axis in enumerate(kept + list(dims)):
         inverse[axis] = position
     return others.permute(*inverse)
-
-
-def _product(sizes: tuple[int, ...]) -> int:
-    result = 1
-    for size in sizes:
-        result *= size
-    return result

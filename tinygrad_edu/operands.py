@@ -24,7 +24,6 @@ def is_operand(value: Any) -> bool:
 def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
     """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
     (``backend.result_dtype``), and check that their shapes broadcast."""
-    values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
     if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
         left, right = values
         if isinstance(left, Tensor):
@@ -36,6 +35,7 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
                 return [left, Tensor._wrap(backend.scalar(right, left.dtype))]
         elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
             return [Tensor._wrap(backend.scalar(left, right.dtype)), right]
+    values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
     with_shape: list[DType] = []
     zero_dim: list[DType] = []
     numbers: list[Any] = []

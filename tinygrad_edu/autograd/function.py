@@ -176,8 +176,9 @@ def _as_tensor(output: Any, inputs: tuple[Any, ...]) -> Tensor:
     input into a node's output."""
     if not isinstance(output, Tensor):
         return Tensor._wrap(output)
-    if any(output is arg for arg in inputs):
-        return Tensor._wrap(output.array)
+    for arg in inputs:
+        if output is arg:
+            return Tensor._wrap(output.array)
     return output
 
 

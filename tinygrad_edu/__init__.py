@@ -37,6 +37,7 @@ __all__ = [
     "device", "double", "empty", "enable_grad", "exp", "eye", "float", "float32", "float64", "from_numpy", "full",
     "full_like", "get_default_dtype", "int64", "is_grad_enabled", "is_tensor", "linspace", "log", "log_softmax",
     "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "no_grad", "numel",
-    "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "set_grad_enabled",
+    "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu",
+    "set_grad_enabled",
     "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh", "tensor", "where", "zeros", "zeros_like",
 ]

@@ -4,14 +4,15 @@ Every binary op of ``Tensor`` first calls :func:`promote_operands`: Python numbe
 scalars, NumPy arrays and lists become tensors, all of them take the dtype that PyTorch's
 promotion rule gives (``backend.result_dtype``), and the shapes are checked to broadcast,
 with an error naming the op and the shapes. Comparisons and logical ops, which make bool
-tensors outside the graph, are here too.
+tensors outside the graph, are here too, and so are the ops whose dtype rules need more
+than promotion: ``**`` (bool and negative integer powers), ``//`` and ``%``.
 """
 from __future__ import annotations
 
 import builtins
 from typing import Any, Callable
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, ops
 from tinygrad_edu.backend import DType
 from tinygrad_edu.broadcasting import broadcast_shape
 from tinygrad_edu.tensor import Tensor
@@ -84,3 +85,32 @@ def logical(op: str, left: Any, right: Any) -> Tensor:
     xp = backend.array_namespace(a.array)
     function = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}[op]
     return Tensor._wrap(backend.asarray(function(a.array, b.array)))
+
+
+def floor_divide(left: Any, right: Any) -> Tensor:
+    """``//`` with Python's (and PyTorch's) floor rounding. Piecewise constant, so it is left
+    out of the graph (PyTorch has no derivative for it either)."""
+    a, b = promote_operands("floor_divide", left, right)
+    check_integer_divisor("floor_divide", a, b)
+    return Tensor._wrap(backend.asarray(backend.array_namespace(a.array).floor_divide(a.array, b.array)))
+
+
+def remainder(left: Any, right: Any) -> Tensor:
+    """``%``, the sign of the divisor as in Python and PyTorch; differentiable (``ops.Remainder``)."""
+    a, b = promote_operands("remainder", left, right)
+    check_integer_divisor("remainder", a, b)
+    return ops.Remainder.apply(a, b)
+
+
+def check_integer_divisor(op: str, a: Tensor, b: Tensor) -> None:
+    if not a.dtype.is_floating_point and builtins.bool((b.array == 0).any()):
+        raise RuntimeError(f"{op}: integer division by zero")
+
+
+def power(base: Any, exponent: Any) -> Tensor:
+    a, b = promote_operands("pow", base, exponent)
+    if a.dtype is backend.bool:  # True ** anything is True, False ** False is True (as PyTorch)
+        return Tensor._wrap(a.array | ~b.array)
+    if a.dtype is backend.int64 and builtins.bool((b.array < 0).any()):
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b.tolist()})")
+    return ops.Pow.apply(a, b)

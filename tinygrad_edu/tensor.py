@@ -157,7 +157,10 @@ class Tensor:
 
     def item(self) -> Number:
         if self.numel() != 1:
-            raise RuntimeError(f"item: a tensor with {self.numel()} elements (shape {self.shape}) cannot be converted to a Python number")
+            raise RuntimeError(
+                f"item: a tensor with {self.numel()} elements (shape "
+                f"{self.shape}) cannot be converted to a Python number"
+            )
         return self.array.item()
 
     def tolist(self) -> Any:
@@ -196,7 +199,10 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.dtype.is_floating_point or self.numel() != 1:
-            raise TypeError(f"only integer tensors of a single element can be converted to an index (got {self.dtype}, shape {self.shape})")
+            raise TypeError(
+                f"only integer tensors of a single element can be converted "
+                f"to an index (got {self.dtype}, shape {self.shape})"
+            )
         return builtins.int(self.item())
 
     def __format__(self, spec: str) -> str:
@@ -356,7 +362,7 @@ class Tensor:
         return ops.Div.apply(a._as_floating(), b._as_floating())  # int / int is a float, as in PyTorch
 
     def pow(self, exponent: Any) -> Tensor:
-        return _power(self, exponent)
+        return power(self, exponent)
 
     def matmul(self, other: Any) -> Tensor:
         return _binary(ops.Matmul, "matmul", self, other, check_broadcast=False)
@@ -371,60 +377,44 @@ class Tensor:
             raise RuntimeError("neg: negation (-) of a bool tensor is not supported; use ~ (logical not) instead")
         return ops.Neg.apply(self)
 
-    def __add__(self, other: Any) -> Tensor:
-        return _binary(ops.Add, "add", self, other)
 
     def __radd__(self, other: Any) -> Tensor:
         return _binary(ops.Add, "add", other, self)
 
-    def __sub__(self, other: Any) -> Tensor:
-        return _binary(ops.Sub, "sub", self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _binary(ops.Sub, "sub", other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _binary(ops.Mul, "mul", self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
         return _binary(ops.Mul, "mul", other, self)
 
-    def __truediv__(self, other: Any) -> Tensor:
-        return self.div(other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         a, b = promote_operands("div", other, self)
         return a.div(b)
 
-    def __pow__(self, exponent: Any) -> Tensor:
-        return _power(self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return _power(base, self)
+        return power(base, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return self.matmul(other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return _binary(ops.Matmul, "matmul", other, self, check_broadcast=False)
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return _floor_divide(self, other)
+        return floor_divide(self, other)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return _floor_divide(other, self)
+        return floor_divide(other, self)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _remainder(self, other)
+        return remainder(self, other)
 
     def __rmod__(self, other: Any) -> Tensor:
-        return _remainder(other, self)
+        return remainder(other, self)
 
-    def __neg__(self) -> Tensor:
-        return self.neg()
 
-    def __abs__(self) -> Tensor:
-        return self.abs()
 
     # comparisons and logic: results are bool tensors, outside the graph
 
@@ -452,17 +442,9 @@ class Tensor:
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
         return compare("ne", self, other) if is_operand(other) else NotImplemented
 
-    def __lt__(self, other: Any) -> Tensor:
-        return compare("lt", self, other)
 
-    def __le__(self, other: Any) -> Tensor:
-        return compare("le", self, other)
 
-    def __gt__(self, other: Any) -> Tensor:
-        return compare("gt", self, other)
 
-    def __ge__(self, other: Any) -> Tensor:
-        return compare("ge", self, other)
 
     def __and__(self, other: Any) -> Tensor:
         return logical("and", self, other)
@@ -703,7 +685,10 @@ class Tensor:
         order = shape_from_args(dims)
         axes = tuple(normalize_dim("permute", axis, self.ndim) for axis in order)
         if sorted(axes) != list(range(self.ndim)):
-            raise RuntimeError(f"permute: dims {order} are not a permutation of the dimensions of a tensor of shape {self.shape}")
+            raise RuntimeError(
+                f"permute: dims {order} are not a permutation of "
+                f"the dimensions of a tensor of shape {self.shape}"
+            )
         return ops.Permute.apply(self, axes)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -723,7 +708,10 @@ class Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
         target = shape_from_args(sizes)
         if len(target) < self.ndim:
-            raise RuntimeError(f"expand: the target shape {target} has fewer dimensions than the tensor's shape {self.shape}")
+            raise RuntimeError(
+                f"expand: the target shape {target} has fewer "
+                f"dimensions than the tensor's shape {self.shape}"
+            )
         offset = len(target) - self.ndim
         shape = list(target)
         for axis, size in enumerate(self.shape):
@@ -731,7 +719,10 @@ class Tensor:
             if wanted == -1:
                 shape[offset + axis] = size
             elif size != wanted and size != 1:
-                raise RuntimeError(f"expand: cannot expand shape {self.shape} to {target} (size {size} at dimension {axis} is not 1)")
+                raise RuntimeError(
+                    f"expand: cannot expand shape {self.shape} to "
+                    f"{target} (size {size} at dimension {axis} is not 1)"
+                )
         if any(size < 0 for size in shape):
             raise RuntimeError(f"expand: -1 is not allowed for a new leading dimension (target {target})")
         return ops.Expand.apply(self, tuple(shape))
@@ -745,7 +736,10 @@ class Tensor:
         merge each pair."""
         counts = shape_from_args(repeats)
         if len(counts) < self.ndim:
-            raise RuntimeError(f"repeat: {len(counts)} repeat counts given for a tensor of shape {self.shape} (need at least {self.ndim})")
+            raise RuntimeError(
+                f"repeat: {len(counts)} repeat counts given for a tensor "
+                f"of shape {self.shape} (need at least {self.ndim})"
+            )
         shape = (1,) * (len(counts) - self.ndim) + self.shape
         paired = self.reshape(tuple(size for dim_size in shape for size in (1, dim_size)))
         expanded = paired.expand(tuple(size for count, dim_size in zip(counts, shape) for size in (count, dim_size)))
@@ -762,7 +756,10 @@ class Tensor:
         else:
             sections = list(split_size_or_sections)
             if sum(sections) != length:
-                raise RuntimeError(f"split: sections {sections} do not add up to {length}, the size of dimension {dim} of shape {self.shape}")
+                raise RuntimeError(
+                    f"split: sections {sections} do not add up to {length}, "
+                    f"the size of dimension {dim} of shape {self.shape}"
+                )
         pieces = []
         start = 0
         for size in sections:
@@ -782,7 +779,10 @@ class Tensor:
         scatter-add of indexing."""
         axis = normalize_dim("gather", dim, self.ndim)
         if index.dtype is not backend.int64 or index.ndim != self.ndim:
-            raise RuntimeError(f"gather: index must be an int64 tensor with {self.ndim} dims, got {index.dtype} of shape {index.shape}")
+            raise RuntimeError(
+                f"gather: index must be an int64 tensor with {self.ndim} "
+                f"dims, got {index.dtype} of shape {index.shape}"
+            )
         xp = backend.array_namespace(index.array)
         grids = xp.ix_(*[xp.arange(size) for size in index.shape]) if index.ndim else ()
         key = tuple(index.array if a == axis else grid for a, grid in enumerate(grids))
@@ -854,7 +854,10 @@ class Tensor:
         on_graph = GRAD_MODE.enabled and self._requires_grad
         result = compute(self._snapshot() if on_graph else self)
         if result.shape != self.shape:
-            raise RuntimeError(f"{op}: the result of shape {result.shape} does not fit in the tensor of shape {self.shape}")
+            raise RuntimeError(
+                f"{op}: the result of shape {result.shape} does "
+                f"not fit in the tensor of shape {self.shape}"
+            )
         if result.dtype is not self.dtype:
             if not any_cast and result.dtype.category > self.dtype.category:
                 raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the tensor's type {self.dtype}")
@@ -884,17 +887,9 @@ class Tensor:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return self._inplace("clamp_", lambda current: current.clamp(min, max))
 
-    def __iadd__(self, other: Any) -> Tensor:
-        return self.add_(other)
 
-    def __isub__(self, other: Any) -> Tensor:
-        return self.sub_(other)
 
-    def __imul__(self, other: Any) -> Tensor:
-        return self.mul_(other)
 
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self.div_(other)
 
     def copy_(self, source: Any) -> Tensor:
         """Overwrite the values with ``source`` (broadcast, converted to this dtype). On the
@@ -917,6 +912,28 @@ class Tensor:
         values = backend.generator().normal(mean, std, self.shape)
         return self._inplace("normal_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
 
+    # ------------------------------------------------------------------------------------
+    # Python's operators: the methods above under their operator names
+    # (the reflected ones, __radd__ and co., are defined with the arithmetic)
+    # ------------------------------------------------------------------------------------
+
+    __add__ = add
+    __sub__ = sub
+    __mul__ = mul
+    __truediv__ = div
+    __pow__ = pow
+    __matmul__ = matmul
+    __neg__ = neg
+    __abs__ = abs
+    __lt__ = lt
+    __le__ = le
+    __gt__ = gt
+    __ge__ = ge
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
 
 # ----------------------------------------------------------------------------------------
 # helpers shared by the methods above
@@ -926,35 +943,6 @@ class Tensor:
 def _binary(function: Any, op: str, left: Any, right: Any, check_broadcast: bool = True) -> Tensor:
     a, b = promote_operands(op, left, right, check_broadcast=check_broadcast)
     return function.apply(a, b)
-
-
-def _floor_divide(left: Any, right: Any) -> Tensor:
-    """``//`` with Python's (and PyTorch's) floor rounding. Piecewise constant, so it is left
-    out of the graph (PyTorch has no derivative for it either)."""
-    a, b = promote_operands("floor_divide", left, right)
-    _check_integer_divisor("floor_divide", a, b)
-    return Tensor._wrap(backend.asarray(backend.array_namespace(a.array).floor_divide(a.array, b.array)))
-
-
-def _remainder(left: Any, right: Any) -> Tensor:
-    """``%``, the sign of the divisor as in Python and PyTorch; differentiable (``ops.Remainder``)."""
-    a, b = promote_operands("remainder", left, right)
-    _check_integer_divisor("remainder", a, b)
-    return ops.Remainder.apply(a, b)
-
-
-def _check_integer_divisor(op: str, a: Tensor, b: Tensor) -> None:
-    if not a.dtype.is_floating_point and builtins.bool((b.array == 0).any()):
-        raise RuntimeError(f"{op}: integer division by zero")
-
-
-def _power(base: Any, exponent: Any) -> Tensor:
-    a, b = promote_operands("pow", base, exponent)
-    if a.dtype is backend.bool:  # True ** anything is True, False ** False is True (as PyTorch)
-        return Tensor._wrap(a.array | ~b.array)
-    if a.dtype is backend.int64 and builtins.bool((b.array < 0).any()):
-        raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {b.tolist()})")
-    return ops.Pow.apply(a, b)
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -992,6 +980,8 @@ def _values_at(tensor: Tensor, dim: int, indices: Tensor, keepdim: bool) -> Valu
 
 # Imported last: these modules need the Tensor class defined above.
 from tinygrad_edu import ops  # noqa: E402
-from tinygrad_edu.operands import compare, is_operand, logical, promote_operands  # noqa: E402
+from tinygrad_edu.operands import (  # noqa: E402
+    compare, floor_divide, is_operand, logical, power, promote_operands, remainder,
+)
 from tinygrad_edu.autograd import engine  # noqa: E402
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE  # noqa: E402

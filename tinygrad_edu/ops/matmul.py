@@ -17,7 +17,10 @@ from tinygrad_edu.broadcasting import broadcast_shape, unbroadcast
 from tinygrad_edu.tensor import Tensor
 
 
-def matrix_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+Shape = tuple[int, ...]
+
+
+def matrix_shapes(a_shape: Shape, b_shape: Shape) -> tuple[Shape, Shape, Shape]:
     """The operands' shapes promoted to (batch..., rows, cols) and the promoted output shape.
 
     Raises an error naming both shapes when they cannot be multiplied.

@@ -16,7 +16,8 @@ Contents, top to bottom:
 from __future__ import annotations
 
 import builtins
-from typing import Any
+import math
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -224,6 +225,7 @@ def _cuda_unavailable_reason(spec: str) -> str:
 
 
 CPU = device("cpu")
+_Device = device  # for code whose own argument is called `device`
 
 
 def array_namespace(*arrays: Any) -> Any:
@@ -285,6 +287,37 @@ def generator() -> np.random.Generator:
     return _generator
 
 
+class Generator:
+    """A random generator of one's own, as PyTorch's ``torch.Generator``: pass it as
+    ``generator=`` to ``randperm``, ``DataLoader`` or ``random_split`` to make their
+    randomness reproducible without touching the global seed.
+
+        g = Generator().manual_seed(0)
+    """
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self.device = _Device(device)
+        self._seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+
+def generator_or_default(generator: "Generator | None") -> np.random.Generator:
+    """The NumPy generator behind a user's ``generator=`` argument, or the global one."""
+    if generator is None:
+        return _generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a tinygrad_edu.Generator, got {type(generator).__name__}")
+    return generator.rng
+
+
 # ----------------------------------------------------------------------------------------
 # array helpers used by tensor.py and ops
 # ----------------------------------------------------------------------------------------
@@ -317,6 +350,47 @@ def scalar(value: Any, dtype: DType) -> np.ndarray:
 def to_host(array: Any) -> np.ndarray:
     """A NumPy array on the host (a no-op on the CPU backend)."""
     return array
+
+
+_erf_elementwise = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def erf(array: Any) -> np.ndarray:
+    """The error function, elementwise. NumPy has none, so Python's ``math.erf`` (the C
+    library's, accurate to the last bit) runs per element: slow for big arrays, exact."""
+    return _erf_elementwise(array).astype(array.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------
+# files: the .npz archives behind save/load and the shipped data sets
+# ----------------------------------------------------------------------------------------
+
+
+def write_npz(file: BinaryIO, arrays: dict[str, Any]) -> None:
+    """Write named arrays into a zip archive of ``.npy`` files (NumPy's ``.npz``)."""
+    np.savez(file, **{name: to_host(array) for name, array in arrays.items()})
+
+
+def read_npz(file: Any) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` archive. ``allow_pickle=False``: a file holding
+    Python objects raises ``ValueError`` instead of running pickled code."""
+    loaded = np.load(file, allow_pickle=False)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("the file holds a single .npy array, not an .npz archive")
+    with loaded as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def bytes_to_array(data: bytes) -> np.ndarray:
+    """Bytes (e.g. UTF-8 text) as a 1-D uint8 array, to store text inside an ``.npz``."""
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def array_to_bytes(array: np.ndarray) -> bytes:
+    """The inverse of ``bytes_to_array``; anything but a 1-D uint8 array is refused."""
+    if array.dtype != np.uint8 or array.ndim != 1:
+        raise ValueError(f"expected a 1-D uint8 array of bytes, got {array.dtype} of shape {array.shape}")
+    return array.tobytes()
 
 
 # ----------------------------------------------------------------------------------------

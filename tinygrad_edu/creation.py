@@ -136,21 +136,24 @@ def manual_seed(seed: int) -> None:
     backend.manual_seed(seed)
 
 
-def rand(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*sizes: Any, size: Any = None, generator: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     dtype = _random_float_dtype("rand", dtype)
-    return _make(backend.generator().random(_size(sizes, size)).astype(dtype.numpy_dtype), None, device, requires_grad)
+    values = backend.generator_or_default(generator).random(_size(sizes, size))
+    return _make(values.astype(dtype.numpy_dtype), None, device, requires_grad)
 
 
-def randn(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*sizes: Any, size: Any = None, generator: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal: mean 0, variance 1."""
     dtype = _random_float_dtype("randn", dtype)
-    return _make(backend.generator().standard_normal(_size(sizes, size)).astype(dtype.numpy_dtype), None, device,
-                 requires_grad)
+    values = backend.generator_or_default(generator).standard_normal(_size(sizes, size))
+    return _make(values.astype(dtype.numpy_dtype), None, device, requires_grad)
 
 
-def randint(low: int = 0, high: int | None = None, size: Any = None, dtype: Any = None, device: Any = None,
-            requires_grad: bool = False) -> Tensor:
+def randint(low: int = 0, high: int | None = None, size: Any = None, generator: Any = None, dtype: Any = None,
+            device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:  # randint(high, size): the first argument was the high end
         low, high, size = 0, low, high
@@ -159,15 +162,17 @@ def randint(low: int = 0, high: int | None = None, size: Any = None, dtype: Any 
     if high <= low:
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     shape = _size((size,) if isinstance(size, int) else (tuple(size),))
-    array = backend.generator().integers(low, high, shape).astype(backend.int64.numpy_dtype)
+    array = backend.generator_or_default(generator).integers(low, high, shape).astype(backend.int64.numpy_dtype)
     return _make(array, dtype, device, requires_grad)
 
 
-def randperm(n: int, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, generator: Any = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64), e.g. to shuffle a data set."""
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
-    return _make(backend.generator().permutation(n).astype(backend.int64.numpy_dtype), dtype, device, requires_grad)
+    values = backend.generator_or_default(generator).permutation(n)
+    return _make(values.astype(backend.int64.numpy_dtype), dtype, device, requires_grad)
 
 
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002

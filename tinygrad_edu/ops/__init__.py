@@ -1,7 +1,8 @@
 """The primitive ops: the only places where a backward rule is written by hand.
 
 Reading order: ``elementwise`` (unary and binary math), ``reduce`` (sum, max, prod),
-``movement`` (reshape, permute, expand, indexing, cat), ``matmul``. Every other op is
+``movement`` (reshape, permute, expand, indexing, cat), ``matmul``, and ``special``
+(erf and the binary cross-entropy, which ``nn`` needs for accuracy). Every other op is
 composed from these in ``tensor.py`` and gets its gradient from them.
 """
 from tinygrad_edu.ops.elementwise import (
@@ -10,9 +11,10 @@ from tinygrad_edu.ops.elementwise import (
 from tinygrad_edu.ops.matmul import Matmul
 from tinygrad_edu.ops.movement import Cat, Expand, Index, IndexAdd, IndexPut, Permute, Reshape
 from tinygrad_edu.ops.reduce import Amax, Prod, Sum
+from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf
 
 __all__ = [
-    "Abs", "Add", "Amax", "Cast", "Cat", "Clone", "Cos", "Div", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Log",
+    "Abs", "Add", "Amax", "BinaryCrossEntropy", "Cast", "Cat", "Clone", "Cos", "Div", "Erf", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Log",
     "Matmul", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Sqrt",
     "Sub", "Sum", "Tanh", "Where",
 ]

@@ -21,10 +21,15 @@ With ``create_graph=False`` (the usual case) the sweep runs with grad mode off: 
 ops inside the backward rules record nothing. With ``create_graph=True`` they are
 recorded, so the gradients are differentiable tensors (grad of grad, Hessian-vector
 products).
+
+Watching the sweep: inside ``with observe_backward(callback):`` every node the sweep runs
+is also reported to ``callback(node, grad_outputs, grad_inputs)``; ``viz.trace_backward``
+prints a learner's trace from it. Unwatched, the sweep pays one ``is not None`` test per node.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tinygrad_edu import backend
 from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_backward_anomaly
@@ -33,6 +38,40 @@ from tinygrad_edu.autograd.grad_mode import GRAD_MODE
 from tinygrad_edu.broadcasting import unbroadcast
 from tinygrad_edu.tensor import Tensor
 
+# ``callback(node, grad_outputs, grad_inputs)``: see :func:`observe_backward`.
+BackwardObserver = Callable[[Node, list[Tensor], list[Tensor | None]], None]
+
+
+class _ObserverSlot:
+    """The single place where the current observer of backward sweeps is kept (or None)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self) -> None:
+        self.callback: BackwardObserver | None = None
+
+
+BACKWARD_OBSERVER = _ObserverSlot()
+
+
+@contextmanager
+def observe_backward(callback: BackwardObserver) -> Iterator[None]:
+    """Report every node run by the backward sweeps started inside this block.
+
+    After a node's backward rule has run, ``callback(node, grad_outputs, grad_inputs)`` is
+    called with the gradients of the node's outputs (after their hooks) and, for each entry
+    of ``node.parents``, the gradient passed on to that input (already summed to the input's
+    shape and cast to its dtype), or None where no gradient went. The callback must only
+    look: the gradients it sees are the ones the sweep goes on using. Sweeps of ``grad()``
+    and nested sweeps started inside the block are reported too. The previous observer is
+    restored on exit.
+    """
+    previous = BACKWARD_OBSERVER.callback
+    BACKWARD_OBSERVER.callback = callback
+    try:
+        yield
+    finally:
+        BACKWARD_OBSERVER.callback = previous
 
 
 def topological_order(roots: Iterable[Node]) -> list[Node]:
@@ -168,6 +207,7 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
     targets = {_slot(tensor) for tensor in capture} if capture is not None else set()
     needed = _nodes_leading_to(order, targets) if capture is not None else None
     captured: dict[Any, Tensor] = {}
+    observer = BACKWARD_OBSERVER.callback
 
     previous_mode, previous_in_backward = GRAD_MODE.enabled, ANOMALY_MODE.in_backward
     GRAD_MODE.enabled = create_graph
@@ -179,7 +219,9 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                 if grad_outputs is None or (needed is not None and node not in needed):
                     continue
                 grad_outputs = _complete_and_hook(node, grad_outputs, create_graph, targets, captured)
-                _run_node(node, grad_outputs, buffers, leaf_grads)
+                grad_inputs = _run_node(node, grad_outputs, buffers, leaf_grads)
+                if observer is not None:
+                    observer(node, grad_outputs, grad_inputs)
                 if not retain_graph:
                     node._saved = None
                     node.freed = True
@@ -200,8 +242,11 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
 
 
 def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[Tensor | None]],
-              leaf_grads: dict[Tensor, Tensor]) -> None:
-    """Apply one node's backward rule and pass each input gradient on to that input."""
+              leaf_grads: dict[Tensor, Tensor]) -> list[Tensor | None]:
+    """Apply one node's backward rule and pass each input gradient on to that input.
+
+    Returns, for each entry of ``node.parents``, the gradient passed on (None where none was).
+    """
     grad_inputs = node.function.backward(node, *grad_outputs)
     if not isinstance(grad_inputs, tuple):
         grad_inputs = (grad_inputs,)
@@ -212,6 +257,7 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
         )
     if ANOMALY_MODE.enabled:
         check_backward_anomaly(node, grad_outputs, grad_inputs)
+    passed_on: list[Tensor | None] = [None] * len(node.parents)
     for position, (parent, shape, gradient) in enumerate(zip(node.parents, node.input_shapes, grad_inputs)):
         if parent is None or gradient is None:
             continue
@@ -231,11 +277,13 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
                     f"{node.name()}: backward returned a gradient of shape {gradient.shape} "
                     f"for an input of shape {shape}"
                 ) from None
+        passed_on[position] = gradient
         if type(parent) is tuple:
             parent_node, output_index = parent
             _add_node_grad(buffers, parent_node, output_index, gradient)
         else:
             _add_leaf_grad(leaf_grads, parent, gradient)
+    return passed_on
 
 
 def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_graph: bool,

@@ -304,8 +304,10 @@ class Pow(Function):
 
 
 class Remainder(Function):
-    """z = a mod b = a - floor(a / b) * b (the sign of b, as Python and PyTorch);
-    dz/da = 1, dz/db = -floor(a / b) (floor is flat between its jumps)."""
+    """z = a mod b = a - floor(a / b) * b;  dz/da = 1, dz/db = -floor(a / b).
+
+    The result has the sign of b, as in Python and PyTorch; floor is flat between its jumps,
+    so it adds nothing to the derivatives."""
 
     @staticmethod
     def forward(ctx: Node, a: Tensor, b: Tensor) -> Any:

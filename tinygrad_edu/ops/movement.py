@@ -45,8 +45,10 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """y = x broadcast to ``shape`` (no copy);  each input element was used many times, so
-    its gradient is the sum over its copies: ``unbroadcast``."""
+    """y = x broadcast to ``shape`` (no copy);  dy/dx: the gradient summed over the copies.
+
+    Each input element was used many times, so its gradient is the sum of the gradients of
+    its copies: ``unbroadcast``."""
 
     @staticmethod
     def forward(ctx: Node, x: Tensor, shape: tuple[int, ...]) -> Any:
@@ -85,10 +87,9 @@ class Index(Function):
 
 
 class IndexAdd(Function):
-    """y = zeros(shape) with ``values`` added at ``key`` (the adjoint of ``Index``);
-    dy/dvalues: the gradient read back at ``key``.
+    """y = zeros(shape) with ``values`` added at ``key``;  dy/dvalues: the gradient read back at ``key``.
 
-    Integer-array keys can name an element twice (``x[[0, 0]]``): those gradients must add
+    The adjoint of ``Index``. Integer-array keys can name an element twice (``x[[0, 0]]``): those gradients must add
     up, so they go through ``add.at``, which accumulates, instead of an assignment, which
     would keep only the last.
     """
@@ -132,8 +133,9 @@ class Cat(Function):
 
 
 class IndexPut(Function):
-    """y = x with y[key] = values (``x[key] = values`` on the graph);
-    dy/dx = 1 outside ``key`` and 0 inside it, dy/dvalues = the gradient read at ``key``."""
+    """y = x with y[key] = values;  dy/dx = 1 outside ``key``, 0 inside; dy/dvalues = the gradient at ``key``.
+
+    This is ``x[key] = values`` recorded on the graph."""
 
     @staticmethod
     def forward(ctx: Node, x: Tensor, values: Tensor, key: tuple[Any, ...]) -> Any:

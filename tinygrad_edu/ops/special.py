@@ -43,8 +43,10 @@ def _clamped_log(array: Any) -> Any:
 
 
 class BinaryCrossEntropy(Function):
-    """l = -(t ln x + (1 - t) ln(1 - x)), each ln clamped at -100;
-    dl/dx = (x - t) / max(x (1 - x), 1e-12),  dl/dt = ln(1 - x) - ln x (clamped)."""
+    """l = -(t ln x + (1 - t) ln(1 - x));  dl/dx = (x - t) / (x (1 - x)),  dl/dt = ln(1 - x) - ln x.
+
+    As in PyTorch, each ln is clamped at -100 (in dl/dt too) and x (1 - x) at 1e-12, so
+    x = 0 or 1 gives a large but finite loss and gradient."""
 
     @staticmethod
     def forward(ctx: Node, x: Tensor, target: Tensor) -> Any:

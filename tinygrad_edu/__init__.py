@@ -20,7 +20,7 @@ from tinygrad_edu.functional import (
     mean, min, minimum, mm, numel, pow, relu, sigmoid, sin, softmax, sqrt, stack, sum, tanh, where,
 )
 from tinygrad_edu.serialization import load, save
-from tinygrad_edu import datasets, nn, optim, utils  # noqa: I001 - after the names they build on
+from tinygrad_edu import datasets, nn, optim, utils, viz  # noqa: I001 - after the names they build on
 
 # PyTorch's other names for the same dtypes.
 float = float32  # noqa: A001
@@ -42,5 +42,5 @@ __all__ = [
     "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "nn", "no_grad", "numel", "optim",
     "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "save",
     "set_grad_enabled",
-    "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh", "tensor", "utils", "where", "zeros", "zeros_like",
+    "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh", "tensor", "utils", "viz", "where", "zeros", "zeros_like",
 ]

@@ -40,6 +40,19 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[_checked_index("Sequential", index, len(self))]
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        name = list(self._modules)[_checked_index("Sequential", index, len(self))]
+        self.add_module(name, _check_module("Sequential", module))
+
+    def __delitem__(self, index: int | slice) -> None:
+        names = list(self._modules)
+        if isinstance(index, slice):
+            doomed = names[index]
+        else:
+            doomed = [names[_checked_index("Sequential", index, len(self))]]
+        for name in doomed:
+            del self._modules[name]
+
     def __len__(self) -> int:
         return len(self._modules)
 
@@ -83,6 +96,20 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
         return self
+
+    def __repr__(self) -> str:
+        """As PyTorch prints it: a run of identical layers is one line, ``(0-2): 3 x Linear(...)``."""
+        lines, entries = [], [repr(module) for module in self._modules.values()]
+        start = 0
+        while start < len(entries):
+            end = start
+            while end + 1 < len(entries) and entries[end + 1] == entries[start]:
+                end += 1
+            text = entries[start].replace("\n", "\n  ")
+            lines.append(f"({start}): {text}" if end == start else f"({start}-{end}): {end - start + 1} x {text}")
+            start = end + 1
+        name = type(self).__name__
+        return f"{name}()" if not lines else f"{name}(\n  " + "\n  ".join(lines) + "\n)"
 
     def insert(self, index: int, module: Module) -> None:
         entries = list(self._modules.values())

@@ -72,10 +72,12 @@ class Module:
                 f"call super().__init__() first in {type(self).__name__}.__init__"
             )
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in self._parameters:  # a new name goes last; a known one keeps its place
+                self._forget(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in self._modules:
+                self._forget(name)
             self._modules[name] = value
         elif name in self.__dict__.get("_parameters", {}):
             if value is not None:
@@ -105,23 +107,26 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         if not self._forget(name):
-            object.__delattr__(self, name)
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _forget(self, name: str) -> bool:
-        """Remove ``name`` from every registry and from plain attributes; True if it was registered."""
+        """Remove ``name`` from every registry and from plain attributes; True if it was there."""
         found = False
         for registry in ("_parameters", "_buffers", "_modules"):
             if name in self.__dict__[registry]:
                 del self.__dict__[registry][name]
                 found = True
         self._non_persistent.discard(name)
-        self.__dict__.pop(name, None)
+        if name in self.__dict__:
+            del self.__dict__[name]
+            found = True
         return found
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
+        if name not in self._parameters:
+            self._forget(name)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -131,15 +136,19 @@ class Module:
             raise KeyError(f"register_buffer: buffer name must be a non-empty string without '.', got {name!r}")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
-        self._forget(name)
+        if name not in self._buffers:
+            self._forget(name)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
-        self._forget(name)
+        if name not in self._modules:
+            self._forget(name)
         self._modules[name] = module
 
     register_module = add_module
@@ -160,11 +169,16 @@ class Module:
                 for key, item in value.items():
                     yield f"{attribute}.{key}", item
 
+    def _all_children(self) -> list[tuple[str, Module]]:
+        """Every child under every name it has (a module held twice appears twice)."""
+        registered = [(name, module) for name, module in self._modules.items() if module is not None]
+        return registered + [(name, value) for name, value in self._containers() if isinstance(value, Module)]
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Each child once, under its first name."""
         seen: set[int] = set()
-        children = list(self._modules.items()) + [(n, v) for n, v in self._containers() if isinstance(v, Module)]
-        for name, module in children:
-            if module is not None and id(module) not in seen:
+        for name, module in self._all_children():
+            if id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
@@ -308,18 +322,16 @@ class Module:
         Values are detached tensors sharing memory with the module (``keep_vars`` keeps
         the Parameters themselves)."""
         result: OrderedDict[str, Tensor] = OrderedDict()
-        seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix=prefix.rstrip(".")):
-            path = f"{module_name}." if module_name else ""
+        pending = [(prefix, self)]  # depth first; a shared (tied) module is saved under every name
+        while pending:
+            path, module = pending.pop()
             entries = list(module._own_parameters()) + [
                 (name, buffer) for name, buffer in module._buffers.items()
                 if buffer is not None and name not in module._non_persistent
             ]
             for name, tensor in entries:
-                if id(tensor) in seen and isinstance(tensor, Parameter):
-                    continue  # a shared parameter is stored once, under its first name
-                seen.add(id(tensor))
                 result[path + name] = tensor if keep_vars else tensor.detach()
+            pending.extend((f"{path}{name}.", child) for name, child in reversed(module._all_children()))
         return result
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -366,7 +378,7 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self.named_children()]
+        children = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._all_children()]
         extra = self.extra_repr()
         if not children:
             return f"{type(self).__name__}({extra})"

@@ -91,7 +91,7 @@ def summary(model: Module, input_size: Any, batch_size: int = -1, dtype: Any = N
                                           _shape_of(output, batch_size), params))
 
         handles.append(module.register_forward_hook(record))
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()  # no dropout during the probe pass
     try:
         sample = Tensor._wrap(backend.zeros((max(batch_size, 1),) + input_size,
@@ -101,7 +101,8 @@ def summary(model: Module, input_size: Any, batch_size: int = -1, dtype: Any = N
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
+        for module, mode in modes:
+            module.training = mode
     result.total_params = sum(p.numel() for p in model.parameters())
     result.trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if print_fn is not None:

@@ -113,6 +113,19 @@ def _decode(node: Any, arrays: dict[str, Any], source: str, used: set[str]) -> A
     raise LoadError(f"load: {source} is damaged (unknown structure entry {kind!r})")
 
 
+def _explain_refusal(numpy_message: str, source: str) -> str:
+    """NumPy's ``ValueError`` from ``read_npz``, told the way a ``load`` user needs it."""
+    if "Object arrays" in numpy_message:
+        return f"load: {source} holds Python objects, which cannot be loaded safely (they would need unpickling)"
+    if "single .npy" in numpy_message:
+        return f"load: {source} holds a single .npy array, not a tinygrad_edu.save archive"
+    # NumPy calls anything that is neither a zip nor a .npy file "pickled data".
+    return (
+        f"load: {source} is not a tinygrad_edu.save file (not an .npz archive of plain arrays: a pickle such as "
+        f"torch.save writes, which is never unpickled here, or a truncated or damaged file)"
+    )
+
+
 def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored: Any) -> Any:
     """Read what ``save`` wrote. Never unpickles and never runs code from the file.
 
@@ -129,8 +142,8 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored:
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise LoadError(f"load: {source} is not a tinygrad_edu.save file, or it is truncated or damaged ({error})") \
             from None
-    except ValueError as error:  # e.g. an array that would need pickle
-        raise LoadError(f"load: {source} holds data that cannot be loaded safely ({error})") from None
+    except ValueError as error:
+        raise LoadError(_explain_refusal(str(error), source)) from None
     if _text(arrays, "__format__", source) != FORMAT:
         raise LoadError(f"load: {source} is in an unknown format (expected {FORMAT})")
     try:

@@ -19,11 +19,9 @@ from tinygrad_edu.tensor import Tensor
 
 
 class Adam(Optimizer):
-    decoupled_weight_decay = False
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
         name = type(self).__name__
         check_non_negative(name, "learning rate", lr)
         check_non_negative(name, "epsilon value", eps)
@@ -31,7 +29,8 @@ class Adam(Optimizer):
         check_beta(name, 0, betas[0])
         check_beta(name, 1, betas[1])
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = backend.array_namespace(param.array)
@@ -47,7 +46,7 @@ class Adam(Optimizer):
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            if self.decoupled_weight_decay:
+            if group["decoupled_weight_decay"]:
                 param.array *= 1 - lr * weight_decay
             else:
                 grad = grad + weight_decay * param.array
@@ -67,11 +66,11 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with *decoupled* weight decay: the parameter shrinks by ``lr * weight_decay``
-    directly instead of through the gradient (default ``weight_decay=1e-2``)."""
-
-    decoupled_weight_decay = True
+    directly instead of through the gradient (default ``weight_decay=1e-2``); the same as
+    ``Adam(..., decoupled_weight_decay=True)``."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -36,8 +36,9 @@ def check_beta(optimizer: str, index: int, value: float) -> None:
 
 
 class Optimizer:
-    """``Optimizer(params, defaults)``: ``params`` is an iterable of tensors, or of dicts
-    (parameter groups) each with ``"params"`` and optional per-group settings."""
+    """``Optimizer(params, defaults)``: ``params`` is an iterable of tensors (or of
+    ``(name, tensor)`` pairs, as ``model.named_parameters()`` gives), or of dicts (parameter
+    groups) each with ``"params"`` and optional per-group settings."""
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -62,7 +63,11 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: a parameter group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group["params"]
-        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if params and isinstance(params[0], tuple):  # model.named_parameters(): keep the names too
+            group["param_names"] = [name for name, _ in params]
+            params = [param for _, param in params]
+        group["params"] = params
         for param in group["params"]:
             if not isinstance(param, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(param).__name__}")
@@ -103,7 +108,10 @@ class Optimizer:
                         f"{type(self).__name__}.step: the gradient of shape {param.grad.shape} does not match "
                         f"its parameter of shape {param.shape}"
                     )
-                self.update(param, param.grad.array, self.state.setdefault(param, {}), group)
+                state = self.state.get(param, {})
+                self.update(param, param.grad.array, state, group)
+                if state:  # only optimizers with memory (momentum, averages) keep state
+                    self.state[param] = state
                 mark_updated(param)
         return loss
 

@@ -95,13 +95,20 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: An
 
 
 def default_collate(samples: list[Any]) -> Any:
-    """A list of samples -> one batch: tensors stacked, numbers made into a tensor, tuples
-    and dicts collated field by field."""
+    """A list of samples -> one batch, as PyTorch's: tensors stacked, Python numbers made
+    into a tensor (floats as float64), strings kept as a list, tuples and dicts collated
+    field by field."""
     first = samples[0]
     if isinstance(first, Tensor):
         return stack(samples)
-    if isinstance(first, (int, float, bool)):
-        return tensor(samples)
+    if isinstance(first, bool):
+        return tensor(samples, dtype=backend.bool)
+    if isinstance(first, int):
+        return tensor(samples, dtype=backend.int64)
+    if isinstance(first, float):  # PyTorch batches Python floats as float64
+        return tensor(samples, dtype=backend.float64)
+    if isinstance(first, (str, bytes)):
+        return list(samples)
     if isinstance(first, dict):
         return {key: default_collate([sample[key] for sample in samples]) for key in first}
     if isinstance(first, (tuple, list)):  # a list of fields, as PyTorch returns

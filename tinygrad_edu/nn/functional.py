@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from tinygrad_edu import backend
-from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf
+from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf, Softplus
 from tinygrad_edu.tensor import Tensor, where
 
 # ----------------------------------------------------------------------------------------
@@ -47,6 +47,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
         inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
         return 0.5 * input * (1 + inner.tanh())
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """ln(1 + e^(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold (as PyTorch)."""
+    scaled = input * beta
+    smooth = Softplus.apply(scaled) if beta == 1 else Softplus.apply(scaled) / beta
+    return where(scaled > threshold, input, smooth)
 
 
 def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
@@ -114,7 +121,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError(f"one_hot is only applicable to index tensors (int64), got {tensor.dtype}")
     values = tensor.array
     if num_classes == -1:
-        num_classes = int(values.max()) + 1 if values.size else 0
+        if values.size == 0:
+            raise RuntimeError("one_hot: can not infer the total number of classes from an empty tensor "
+                               "(pass num_classes)")
+        num_classes = int(values.max()) + 1
     if values.size and (values.min() < 0 or values.max() >= num_classes):
         raise RuntimeError(
             f"one_hot: class values must be in [0, {num_classes}), got values from {int(values.min())} "
@@ -166,6 +176,12 @@ def _check_same_size(op: str, input: Tensor, target: Tensor, broadcast_allowed: 
     )
 
 
+def _check_float_target(op: str, target: Tensor) -> None:
+    if not target.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: found a target of dtype {target.dtype}, expected a floating point target "
+                           f"(probabilities; convert with target.float())")
+
+
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """(x - y)^2 per element, then the reduction."""
     target = _as_target(target, input)
@@ -188,6 +204,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     as PyTorch does (the primitive ``BinaryCrossEntropy`` in ``ops/special.py``)."""
     target = _as_target(target, input)
     _check_reduction(reduction, "binary_cross_entropy")
+    _check_float_target("binary_cross_entropy", target)
     _check_same_size("binary_cross_entropy", input, target, broadcast_allowed=False)
     values = input.array
     if values.size and not bool(((values >= 0) & (values <= 1)).all()):
@@ -207,18 +224,16 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """The binary cross-entropy of sigmoid(x), computed without forming sigmoid(x):
 
         loss = (1 - y) x + w_pos ln(1 + e^-x),   w_pos = 1 + (pos_weight - 1) y,
-        ln(1 + e^-x) = max(-x, 0) + ln(1 + e^-|x|),
 
-    which never exponentiates a positive number, so logits of +-1e4 give exact losses.
-    Its gradient is sigmoid(x) - y (with pos_weight 1), also at x = 0: ``maximum`` splits
-    a tie's gradient half and half, as PyTorch's does.
+    with ln(1 + e^-x) the stable ``Softplus`` primitive of -x, so logits of +-1e4 give
+    exact losses. Its gradient is sigmoid(x) - y (with pos_weight 1).
     """
     target = _as_target(target, input)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _check_float_target("binary_cross_entropy_with_logits", target)
     _check_same_size("binary_cross_entropy_with_logits", input, target, broadcast_allowed=False)
-    softplus_of_negative = (-input).maximum(input.new_zeros(())) + (1 + (-input.abs()).exp()).log()
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
-    loss = (1 - target) * input + log_weight * softplus_of_negative
+    loss = (1 - target) * input + log_weight * Softplus.apply(-input)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
@@ -243,7 +258,20 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / weights.sum()
+    return _weighted_mean(losses.sum(), weights.sum())
+
+
+def _weighted_mean(total: Tensor, weight: Tensor) -> Tensor:
+    """total / weight; with every target ignored (weight 0), NaN with zero gradients, as PyTorch."""
+    if weight.item() == 0:
+        return where(Tensor._wrap(backend.asarray(True)), math.nan, total)
+    return total / weight
+
+
+def _check_class_weight(op: str, weight: Tensor | None, classes: int) -> None:
+    if weight is not None and tuple(weight.shape) != (classes,):
+        raise RuntimeError(f"{op}: weight tensor should be defined either for all {classes} classes or no classes, "
+                           f"but got a weight of shape {tuple(weight.shape)}")
 
 
 def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tensor | None,  # noqa: A002
@@ -259,6 +287,7 @@ def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tenso
             f"(class indices), got {tuple(target.shape)}"
         )
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    _check_class_weight(op, weight, classes)
     indices = target.array
     ignored = indices == ignore_index
     bad = (~ignored) & ((indices < 0) | (indices >= classes))
@@ -288,6 +317,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         raise ValueError("cross_entropy: the input needs a class dimension, got a 0-d tensor")
     log_probs = input.log_softmax(class_dim)
     classes = input.shape[class_dim]
+    _check_class_weight("cross_entropy", weight, classes)
     target = target if isinstance(target, Tensor) else Tensor(target)
     weight_shape = (classes,) + (1,) * (input.ndim - class_dim - 1)
     class_weight = None if weight is None else weight.reshape(weight_shape)
@@ -306,7 +336,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     losses, weights = _picked_log_probabilities("cross_entropy", log_probs, target, weight, ignore_index)
     if label_smoothing == 0:
         if reduction == "mean":
-            return losses.sum() / weights.sum()
+            return _weighted_mean(losses.sum(), weights.sum())
         return _reduce(losses, reduction, "cross_entropy")
     # Label smoothing mixes in the uniform distribution: (1 - eps) * nll + eps / C * sum_c -w_c ln p_c.
     all_classes = log_probs if class_weight is None else log_probs * class_weight
@@ -316,4 +346,5 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         return (1 - label_smoothing) * losses + label_smoothing / classes * smooth
     if reduction == "sum":
         return (1 - label_smoothing) * losses.sum() + label_smoothing / classes * smooth.sum()
-    return (1 - label_smoothing) * losses.sum() / weights.sum() + label_smoothing / classes * smooth.sum() / weights.sum()
+    mixed = (1 - label_smoothing) * losses.sum() + label_smoothing / classes * smooth.sum()
+    return _weighted_mean(mixed, weights.sum())

@@ -2,7 +2,7 @@
 
 Reading order: ``elementwise`` (unary and binary math), ``reduce`` (sum, max, prod),
 ``movement`` (reshape, permute, expand, indexing, cat), ``matmul``, and ``special``
-(erf and the binary cross-entropy, which ``nn`` needs for accuracy). Every other op is
+(erf, softplus and the binary cross-entropy, which ``nn`` needs for accuracy). Every other op is
 composed from these in ``tensor.py`` and gets its gradient from them.
 """
 from tinygrad_edu.ops.elementwise import (
@@ -11,10 +11,10 @@ from tinygrad_edu.ops.elementwise import (
 from tinygrad_edu.ops.matmul import Matmul
 from tinygrad_edu.ops.movement import Cat, Expand, Index, IndexAdd, IndexPut, Permute, Reshape
 from tinygrad_edu.ops.reduce import Amax, Prod, Sum
-from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf
+from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf, Softplus
 
 __all__ = [
     "Abs", "Add", "Amax", "BinaryCrossEntropy", "Cast", "Cat", "Clone", "Cos", "Div", "Erf", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Log",
-    "Matmul", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Sqrt",
+    "Matmul", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Softplus", "Sqrt",
     "Sub", "Sum", "Tanh", "Where",
 ]

@@ -1,6 +1,9 @@
-"""Two primitives that ``nn`` needs for accuracy, not for speed.
+"""Three primitives that ``nn`` needs for accuracy, not for speed.
 
 - ``Erf`` has no composition from the other ops (it is an integral), and GELU is built on it.
+- ``Softplus``, ln(1 + e^x), composed stably needs |x| and max(x, 0), whose kinks at 0
+  make the *second* derivative wrong there (0 instead of 1/4); as a primitive its backward
+  is ``grad * sigmoid(x)``, smooth everywhere. ``binary_cross_entropy_with_logits`` uses it.
 - ``BinaryCrossEntropy`` could be composed from ``log``, but not with PyTorch's behaviour at
   the ends: PyTorch clamps each log at -100 (so a probability of exactly 0 or 1 gives a
   finite loss) and divides its gradient by ``max(x (1 - x), 1e-12)`` (so the gradient is
@@ -34,6 +37,24 @@ class Erf(Function):
     def backward(ctx: Node, grad: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
         return grad * (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp()
+
+
+class Softplus(Function):
+    """y = ln(1 + e^x);  dy/dx = sigmoid(x).
+
+    Computed as max(x, 0) + ln(1 + e^-|x|), which never exponentiates a positive number:
+    exact for x = +-1e4, where the naive form overflows or rounds to 0."""
+
+    @staticmethod
+    def forward(ctx: Node, x: Tensor) -> Any:
+        ctx.save_for_backward(x)
+        xp = array_namespace(x.array)
+        return xp.maximum(x.array, 0) + xp.log1p(xp.exp(-xp.abs(x.array)))
+
+    @staticmethod
+    def backward(ctx: Node, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * x.sigmoid()
 
 
 def _clamped_log(array: Any) -> Any:

@@ -1,8 +1,16 @@
-"""Hypothesis strategies for the gradient tests: shapes, dims and bounded arrays.
+"""Hypothesis strategies for the gradient tests: the package's own, plus op arguments.
 
-Every strategy here draws *plain NumPy data* (shapes as tuples, values as float64 arrays);
-the tests turn them into tensors. Keeping the strategies free of ``tinygrad_edu`` means a bug
-in the package can never hide inside the data generation.
+The general strategies (shapes, broadcastable shapes, dims, bounded arrays, indices,
+tensors) live in :mod:`tinygrad_edu.testing.strategies`, so that users check their own ops
+with the very strategies these tests use; this module re-exports them and adds what only
+the op table needs: each op's extra arguments drawn as a dict of keywords.
+
+Everything the tests draw is *plain NumPy data* (shapes as tuples, values as float64
+arrays, indices as ints, slices and NumPy arrays): the package strategies that draw it call
+no tinygrad_edu code (only ``tensors()`` wraps its NumPy values into a Tensor, at the very
+end, and these tests do not use it), and the tests turn the data into tensors themselves.
+So a bug in the package can never hide inside the data generation, even though the
+strategies now ship inside it.
 
 Finite differences only agree with an analytic gradient where the function is smooth, so
 :func:`arrays` keeps values inside an op's domain, away from its kinks (``avoid`` points) and,
@@ -11,104 +19,40 @@ for ``max``/``min``-like ops, pairwise distinct so that no tie flips under a per
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from tinygrad_edu.testing import (
+    DEFAULT_MARGIN,
+    Dim,
+    Domain,
+    Shape,
+    arrays,
+    arrays_for_domain,
+    bool_masks,
+    broadcast_shape,
+    broadcastable_shapes,
+    dim_ints,
+    dims,
+    elements,
+    indices,
+    matmul_shapes,
+    shapes,
+    tensors,
+)
 
-Shape = tuple[int, ...]
-Dim = int | tuple[int, ...]
-
-#: Smallest gap kept between a value and a kink, and between two values that must differ.
-#: Central differences use eps ~ 1e-6, so anything far above that is safe.
-DEFAULT_MARGIN = 0.05
-
-
-# --------------------------------------------------------------------------- shapes
-@st.composite
-def shapes(draw: st.DrawFn, min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 4) -> Shape:
-    """Shapes such as ``()``, ``(1,)``, ``(3, 1, 2)``.
-
-    The rank is drawn counting down from ``max_dims`` (hypothesis favours the low end of an
-    integer range, which would make a third of a 12-example CI run 0-d); so examples shrink
-    towards all-ones shapes of full rank such as ``(1, 1, 1, 1)``. 0-d still comes often.
-    """
-    rank = max_dims - draw(st.integers(0, max_dims - min_dims))
-    return tuple(draw(st.integers(min_side, max_side)) for _ in range(rank))
-
-
-@st.composite
-def broadcastable_shapes(
-    draw: st.DrawFn, n: int = 2, min_dims: int = 0, max_dims: int = 4, max_side: int = 4
-) -> tuple[Shape, ...]:
-    """``n`` shapes that broadcast together (NumPy rules), e.g. ``((3, 1), (2, 1, 4), ())``.
-
-    One full shape is drawn; each result keeps a suffix of it (so ranks differ, 0-d included)
-    and turns some of its sides into 1.
-    """
-    full = draw(shapes(min_dims, max_dims, 1, max_side))
-    result = []
-    for _ in range(n):
-        # Full rank half the time or more (hypothesis would otherwise favour 0-d suffixes).
-        rank = draw(st.sampled_from([len(full), len(full), *range(len(full))]))
-        suffix = full[len(full) - rank :]
-        ones = [draw(st.integers(0, 2)) == 0 for _ in range(rank)]  # a third of the sides become 1
-        result.append(tuple(1 if make_one else side for side, make_one in zip(suffix, ones)))
-    return tuple(result)
-
-
-def broadcast_shape(*input_shapes: Shape) -> Shape:
-    """The shape NumPy gives to ``input_shapes`` broadcast together."""
-    return tuple(np.broadcast_shapes(*input_shapes))
-
-
-@st.composite
-def matmul_shapes(draw: st.DrawFn, max_side: int = 4, max_batch_dims: int = 2) -> tuple[Shape, Shape]:
-    """Shape pairs valid for ``a @ b``: 1-D·1-D, 1-D·2-D, 2-D·1-D, 2-D·2-D, batched with broadcast."""
-    side = st.integers(1, max_side)
-    m, k, p = draw(side), draw(side), draw(side)
-    # The general case first: hypothesis draws (and shrinks towards) early entries more often.
-    case = draw(st.sampled_from(["batched", "mat-mat", "mat-vec", "vec-mat", "vec-vec"]))
-    if case == "vec-vec":
-        return (k,), (k,)
-    if case == "vec-mat":
-        return (k,), (k, p)
-    if case == "mat-vec":
-        return (m, k), (k,)
-    if case == "mat-mat":
-        return (m, k), (k, p)
-    batch_a, batch_b = draw(broadcastable_shapes(2, min_dims=1, max_dims=max_batch_dims, max_side=3))
-    vector_side = draw(st.sampled_from(["neither", "neither", "left", "right"]))  # 1-D with batched
-    left = (k,) if vector_side == "left" else batch_a + (m, k)
-    right = (k,) if vector_side == "right" else batch_b + (k, p)
-    return left, right
+__all__ = [
+    # re-exported from tinygrad_edu.testing.strategies
+    "DEFAULT_MARGIN", "Dim", "Domain", "Shape", "arrays", "arrays_for_domain", "bool_masks", "broadcast_shape",
+    "broadcastable_shapes", "dim_ints", "dims", "elements", "indices", "matmul_shapes", "shapes", "tensors",
+    # op arguments for the op table
+    "Params", "basic_indices", "bool_mask_indices", "cat_dims", "chunk_params", "clamp_bounds", "constants",
+    "expand_sizes", "flatten_params", "int_array_indices", "join_shapes", "keepdim_reductions", "normalize_dims",
+    "permute_params", "reduced_count", "repeat_sizes", "reshape_targets", "split_params", "variance_params",
+    "where_conditions",
+]
 
 
 # --------------------------------------------------------------------------- dims
-def dim_ints(ndim: int, extra: int = 0) -> st.SearchStrategy[int]:
-    """One valid dim for a tensor of rank ``ndim`` (+``extra`` for unsqueeze), negative included.
-
-    A 0-d tensor accepts dim 0 and -1, as in PyTorch.
-    """
-    rank = max(ndim + extra, 1)
-    return st.integers(-rank, rank - 1)
-
-
-@st.composite
-def dims(draw: st.DrawFn, ndim: int, allow_none: bool = True, allow_tuple: bool = True) -> Dim | None:
-    """A valid ``dim`` argument: ``None`` (all), an int, or a tuple of distinct dims, any signs."""
-    choices = ["int"] + (["none"] if allow_none else []) + (["tuple"] if allow_tuple and ndim > 0 else [])
-    kind = draw(st.sampled_from(choices))
-    if kind == "none":
-        return None
-    if kind == "int":
-        return draw(dim_ints(ndim))
-    chosen = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
-    negate = draw(st.lists(st.booleans(), min_size=len(chosen), max_size=len(chosen)))
-    return tuple(d - ndim if flip else d for d, flip in zip(chosen, negate))
-
-
 def normalize_dims(dim: Dim | None, ndim: int) -> tuple[int, ...]:
     """The non-negative dims a ``dim`` argument refers to (all of them for ``None``)."""
     if ndim == 0:
@@ -122,105 +66,6 @@ def normalize_dims(dim: Dim | None, ndim: int) -> tuple[int, ...]:
 def reduced_count(shape: Shape, dim: Dim | None) -> int:
     """How many elements each output of a reduction over ``dim`` combines."""
     return math.prod(shape[d] for d in normalize_dims(dim, len(shape)))
-
-
-# --------------------------------------------------------------------------- values
-@dataclass(frozen=True)
-class Domain:
-    """Where an op's gradient can be checked by central differences.
-
-    ``low``/``high`` bound the values; no value comes within ``margin`` of an ``avoid`` point
-    (a kink or a pole); with ``distinct`` every value differs from every other one (also across
-    all inputs of the op) by a clear gap; ``with_zeros`` plants exact zeros (e.g. for ``prod``).
-    """
-
-    low: float = -2.0
-    high: float = 2.0
-    avoid: tuple[float, ...] = ()
-    margin: float = DEFAULT_MARGIN
-    distinct: bool = False
-    with_zeros: bool = False
-
-
-def _push_away(value: float, domain: Domain) -> float:
-    """Move ``value`` out of the ``margin`` band around each avoid point, staying in bounds."""
-    for point in domain.avoid:
-        if abs(value - point) < domain.margin:
-            above = point + domain.margin
-            below = point - domain.margin
-            value = above if (value >= point and above <= domain.high) or below < domain.low else below
-    return value
-
-
-def elements(domain: Domain) -> st.SearchStrategy[float]:
-    """Single float64 values of ``domain`` (never NaN/inf, never near an avoid point)."""
-    return st.floats(domain.low, domain.high, allow_nan=False, allow_infinity=False).map(
-        lambda value: _push_away(value, domain)
-    )
-
-
-@st.composite
-def arrays(
-    draw: st.DrawFn,
-    shape: Shape,
-    low: float = -2.0,
-    high: float = 2.0,
-    dtype: type = np.float64,
-    avoid: tuple[float, ...] = (),
-    margin: float = DEFAULT_MARGIN,
-    distinct: bool = False,
-    with_zeros: bool = False,
-) -> np.ndarray:
-    """A float64 array of ``shape`` with values in ``[low, high]`` (see :class:`Domain`)."""
-    domain = Domain(low, high, avoid, margin, distinct, with_zeros)
-    return draw(arrays_for_domain((shape,), domain))[0]
-
-
-@st.composite
-def arrays_for_domain(draw: st.DrawFn, input_shapes: tuple[Shape, ...], domain: Domain) -> list[np.ndarray]:
-    """One array per shape, all from ``domain``; ``distinct`` holds across all of them together."""
-    if domain.distinct:
-        return _distinct_arrays(draw, input_shapes, domain)
-    result = []
-    for shape in input_shapes:
-        values = draw(hnp.arrays(np.float64, shape, elements=elements(domain)))
-        if domain.with_zeros and values.size > 0:
-            zero_mask = draw(hnp.arrays(np.bool_, shape, elements=st.booleans()))
-            values = np.where(zero_mask, 0.0, values)
-        result.append(np.array(values, dtype=np.float64))
-    return result
-
-
-def _distinct_arrays(draw: st.DrawFn, input_shapes: tuple[Shape, ...], domain: Domain) -> list[np.ndarray]:
-    """Values on a jittered grid, shuffled: every pair differs by at least half a grid step."""
-    assert not domain.avoid, "distinct values and avoid points together are not supported"
-    sizes = [math.prod(shape) for shape in input_shapes]
-    total = sum(sizes)
-    order = np.array(draw(st.permutations(range(total))), dtype=np.float64)
-    jitter = np.array(draw(st.lists(st.floats(0.0, 0.5), min_size=total, max_size=total)))
-    step = (domain.high - domain.low) / max(total, 1)
-    flat = domain.low + (order + 0.25 + jitter * 0.5) * step
-    flat = np.array([_push_away(value, domain) for value in flat], dtype=np.float64)
-    result, start = [], 0
-    for shape, size in zip(input_shapes, sizes):
-        result.append(flat[start : start + size].reshape(shape).copy())
-        start += size
-    return result
-
-
-def bool_masks(shape: Shape, at_least_one: bool = True) -> st.SearchStrategy[np.ndarray]:
-    """Boolean arrays of ``shape``; with ``at_least_one`` some element is True."""
-    masks = hnp.arrays(np.bool_, shape, elements=st.booleans())
-    if at_least_one:
-        return masks.map(_ensure_one_true)
-    return masks
-
-
-def _ensure_one_true(mask: np.ndarray) -> np.ndarray:
-    if mask.size and not mask.any():
-        mask = mask.copy()
-        mask.flat[0] = True
-    return mask
 
 
 # --------------------------------------------------------------------------- op arguments
@@ -369,71 +214,21 @@ def cat_dims(draw: st.DrawFn, input_shapes: tuple[Shape, ...]) -> Params:
 
 
 # --------------------------------------------------------------------------- indices
-IndexPart = int | slice | None | type(Ellipsis) | np.ndarray
-
-
-@st.composite
-def _index_parts(draw: st.DrawFn, sides: Shape) -> list[IndexPart]:
-    """An int or a non-empty positive-step slice per side (PyTorch has no negative steps)."""
-    parts: list[IndexPart] = []
-    for side in sides:
-        if draw(st.booleans()):
-            parts.append(draw(st.integers(-side, side - 1)))
-            continue
-        start = draw(st.integers(0, side - 1))
-        stop = draw(st.integers(start + 1, side))
-        step = draw(st.integers(1, 2))
-        start_written = draw(st.sampled_from([start, start - side, None if start == 0 else start]))
-        stop_written = draw(st.sampled_from([stop, None if stop == side else stop]))
-        parts.append(slice(start_written, stop_written, step))
-    return parts
-
-
-def _with_nones(draw: st.DrawFn, parts: list[IndexPart]) -> list[IndexPart]:
-    for _ in range(draw(st.integers(0, 2))):
-        parts.insert(draw(st.integers(0, len(parts))), None)
-    return parts
-
-
+# The index itself comes from the package's ``indices``; the op table also wants to know
+# whether to pass integer arrays and masks as tensors (``x[te.tensor(...)]``) or as NumPy arrays.
 @st.composite
 def basic_indices(draw: st.DrawFn, input_shapes: tuple[Shape, ...]) -> Params:
     """Ints, slices, None and at most one Ellipsis, e.g. ``(1, None, ..., slice(0, 2))``."""
-    shape = input_shapes[0]
-    front = draw(st.integers(0, len(shape)))
-    use_ellipsis = draw(st.booleans())
-    back = draw(st.integers(0, len(shape) - front)) if use_ellipsis else 0
-    parts = draw(_index_parts(shape[:front]))
-    if use_ellipsis:
-        parts = parts + [Ellipsis] + draw(_index_parts(shape[len(shape) - back :]))
-    parts = _with_nones(draw, parts)
-    index: object = parts[0] if len(parts) == 1 and draw(st.booleans()) else tuple(parts)
-    return {"index": index, "as_tensor": False}
+    return {"index": draw(indices(input_shapes[0], kinds=("basic",))), "as_tensor": False}
 
 
 @st.composite
 def int_array_indices(draw: st.DrawFn, input_shapes: tuple[Shape, ...]) -> Params:
     """Full slices up to one dim, then one or two adjacent integer arrays with a repeated entry."""
-    shape = input_shapes[0]
-    position = draw(st.integers(0, len(shape) - 1))
-    count = draw(st.integers(1, min(2, len(shape) - position)))
-    index_shape = draw(shapes(1, 2, 1, 3))
-    arrays_out = []
-    for side in shape[position : position + count]:
-        values = draw(hnp.arrays(np.int64, index_shape, elements=st.integers(-side, side - 1)))
-        values.flat[-1] = values.flat[0]  # a repeated index: its gradient must accumulate
-        arrays_out.append(values)
-    index = tuple([slice(None)] * position + arrays_out)
-    return {"index": index[0] if len(index) == 1 else index, "as_tensor": draw(st.booleans())}
+    return {"index": draw(indices(input_shapes[0], kinds=("integer",))), "as_tensor": draw(st.booleans())}
 
 
 @st.composite
 def bool_mask_indices(draw: st.DrawFn, input_shapes: tuple[Shape, ...]) -> Params:
     """A mask over a prefix of the dims (at least one True), or a 1-D mask after full slices."""
-    shape = input_shapes[0]
-    if draw(st.booleans()):
-        prefix = draw(st.integers(1, len(shape)))
-        index: object = draw(bool_masks(shape[:prefix]))
-    else:
-        position = draw(st.integers(0, len(shape) - 1))
-        index = tuple([slice(None)] * position + [draw(bool_masks((shape[position],)))])
-    return {"index": index, "as_tensor": draw(st.booleans())}
+    return {"index": draw(indices(input_shapes[0], kinds=("boolean",))), "as_tensor": draw(st.booleans())}

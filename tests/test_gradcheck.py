@@ -285,3 +285,34 @@ def test_gradcheck_leaves_its_inputs_alone() -> None:
     assert gradgradcheck(lambda tensor: (tensor * tensor).sum(), (x,)) is True
     assert np.array_equal(x.detach().numpy(), values)
     assert x.grad is None
+
+
+# --------------------------------------------------------------------------- the random-direction mode, NaN
+def test_fast_mode_passes_correct_gradients_and_catches_wrong_ones() -> None:
+    rng = np.random.default_rng(1)
+    inputs = (leaf(rng.normal(size=(3, 1))), leaf(rng.normal(size=(4,))), leaf(rng.normal(size=(3, 4))))
+    assert gradcheck(several_inputs_two_outputs, inputs, fast_mode=True) is True
+    assert gradgradcheck(several_inputs_two_outputs, inputs, fast_mode=True) is True
+    a, b = leaf(rng.normal(size=(2, 3))), leaf(rng.normal(size=(2, 3)))
+    with pytest.raises(GradcheckError, match=r"random direction.*input 1 \(shape \(2, 3\)\)") as caught:
+        gradcheck(MulWrongForSecond.apply, (a, b), fast_mode=True)
+    assert "element (1, 2)" not in str(caught.value)  # one number per input: no element to name
+    assert gradcheck(MulWrongForSecond.apply, (a, b), fast_mode=True, raise_exception=False) is False
+
+
+class NanGrad(Function):
+    """y = 2x; backward: NaN everywhere."""
+
+    @staticmethod
+    def forward(ctx, x: te.Tensor) -> te.Tensor:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad: te.Tensor) -> te.Tensor:
+        return grad * float("nan")
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_a_nan_gradient_never_passes(fast_mode: bool) -> None:
+    with pytest.raises(GradcheckError, match="analytic nan"):
+        gradcheck(NanGrad.apply, (leaf([1.0, 2.0]),), fast_mode=fast_mode)

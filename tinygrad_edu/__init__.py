@@ -9,18 +9,20 @@ Every public name is imported here explicitly, so ``import tinygrad_edu as torch
 """
 from tinygrad_edu.tensor import Tensor  # noqa: I001 - Tensor first: the modules below need it
 from tinygrad_edu import autograd
-from tinygrad_edu.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_edu.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_edu.backend import DType, Generator, bool, device, float32, float64, int64
 from tinygrad_edu.creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
     randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from tinygrad_edu.functional import (
-    abs, allclose, argmax, argmin, cat, clamp, cos, exp, is_tensor, log, log_softmax, logsumexp, matmul, max, maximum,
-    mean, min, minimum, mm, numel, pow, relu, sigmoid, sin, softmax, sqrt, stack, sum, tanh, where,
+    abs, add, all, allclose, amax, amin, any, argmax, argmin, cat, chunk, clamp, clone, cos, div, exp, flatten, gather,
+    is_tensor, isfinite, isinf, isnan, log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mm, mul,
+    neg, norm, numel, permute, pow, prod, relu, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square,
+    squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where,
 )
 from tinygrad_edu.serialization import load, save
-from tinygrad_edu import datasets, nn, optim, utils, viz  # noqa: I001 - after the names they build on
+from tinygrad_edu import backends, cuda, datasets, linalg, nn, optim, utils, viz  # noqa: I001 - need the names above
 
 # PyTorch's other names for the same dtypes.
 float = float32  # noqa: A001
@@ -35,12 +37,28 @@ def get_default_dtype() -> DType:
 
 __version__ = "0.1.0"
 
+_DETERMINISTIC = [True]
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted for PyTorch scripts: every op here runs on NumPy and is deterministic already."""
+    _DETERMINISTIC[0] = mode
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _DETERMINISTIC[0]
+
+
 __all__ = [
-    "DType", "Generator", "Tensor", "abs", "allclose", "arange", "argmax", "argmin", "autograd", "bool", "cat", "clamp", "cos", "datasets",
-    "device", "double", "empty", "enable_grad", "exp", "eye", "float", "float32", "float64", "from_numpy", "full",
-    "full_like", "get_default_dtype", "int64", "is_grad_enabled", "is_tensor", "linspace", "load", "log", "log_softmax",
-    "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "nn", "no_grad", "numel", "optim",
-    "ones", "ones_like", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "save",
-    "set_grad_enabled",
-    "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh", "tensor", "utils", "viz", "where", "zeros", "zeros_like",
+    "DType", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
+    "are_deterministic_algorithms_enabled", "argmax", "argmin", "autograd", "backends", "bool", "cat", "chunk",
+    "clamp", "clone", "cos", "cuda", "datasets", "device", "div", "double", "empty", "enable_grad", "exp", "eye",
+    "flatten", "float", "float32", "float64", "from_numpy", "full", "full_like", "gather", "get_default_dtype",
+    "inference_mode", "int64", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "linalg", "linspace",
+    "load", "log", "log_softmax", "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mm", "mul", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim", "permute", "pow",
+    "prod", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape", "rsqrt", "save",
+    "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std",
+    "sub", "sum", "t", "tanh", "tensor", "transpose", "unsqueeze", "use_deterministic_algorithms", "utils", "var",
+    "viz", "where", "zeros", "zeros_like",
 ]

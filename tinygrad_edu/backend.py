@@ -179,21 +179,28 @@ def _category_of_python_number(number: Any) -> int:
 
 
 class device:  # noqa: N801 - PyTorch's lower-case name
-    """Where a tensor's memory lives: ``device("cpu")``; compares equal to ``"cpu"``."""
+    """Where a tensor's memory lives: ``device("cpu")``; compares equal to ``"cpu"``.
+
+    As in PyTorch, naming a device is always allowed (``device("cuda")`` is just a name);
+    putting a tensor there is what fails, with the reason, where it is not available
+    (:func:`check_available`).
+    """
 
     __slots__ = ("type", "index")
 
-    def __init__(self, spec: "str | device" = "cpu") -> None:
+    def __init__(self, spec: "str | device" = "cpu", index: int | None = None) -> None:
         if isinstance(spec, device):
             self.type, self.index = spec.type, spec.index
             return
-        kind, _, index = str(spec).partition(":")
-        if kind == "cpu":
-            self.type, self.index = "cpu", None
-        elif kind == "cuda":
-            raise RuntimeError(_cuda_unavailable_reason(str(spec)))
-        else:
+        kind, _, number = str(spec).partition(":")
+        if kind not in ("cpu", "cuda"):
             raise RuntimeError(f"unknown device {spec!r}; expected 'cpu' or 'cuda'")
+        if number and not number.isdigit():
+            raise RuntimeError(f"invalid device string {spec!r}: the index after ':' must be a number")
+        self.type = kind
+        self.index = int(number) if number else index
+        if kind == "cpu":
+            self.index = None
 
     def __eq__(self, other: object) -> builtins.bool:
         if isinstance(other, str):
@@ -210,7 +217,23 @@ class device:  # noqa: N801 - PyTorch's lower-case name
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}')"
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+
+def check_available(spec: Any) -> device:
+    """The device named by ``spec``, if tensors can live there; otherwise a RuntimeError
+    that says what is missing."""
+    where = device(spec)
+    if where.type == "cuda":
+        raise RuntimeError(_cuda_unavailable_reason(str(spec)))
+    return where
+
+
+def cuda_is_available() -> builtins.bool:
+    """False: this version computes on the CPU only (the GPU backend is still to come)."""
+    return False
 
 
 def _cuda_unavailable_reason(spec: str) -> str:
@@ -276,10 +299,14 @@ def quiet_float_errors() -> _QuietFloatErrors:
 _generator = np.random.default_rng()
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind every random function (``rand``, ``randn``, ``Dropout``...)."""
+def manual_seed(seed: int) -> "Generator":
+    """Seed the generator behind every random function (``rand``, ``randn``, ``Dropout``...);
+    returns it as a ``Generator``, as PyTorch does."""
     global _generator
     _generator = np.random.default_rng(seed)
+    default = Generator()
+    default._seed, default.rng = int(seed), _generator
+    return default
 
 
 def generator() -> np.random.Generator:
@@ -411,8 +438,10 @@ def format_array(array: Any) -> str:
         whole = finite.size == 0 or builtins.bool(np.all(finite == np.round(finite)))
         options.update(precision=4, floatmode="maxprec" if whole else "fixed")
         nonzero = np.abs(finite[finite != 0])
-        if nonzero.size and not whole:
+        if nonzero.size:  # PyTorch's rule for switching to scientific notation
             largest, smallest = nonzero.max(), nonzero.min()
-            if largest >= 1e8 or smallest < 1e-4 or largest / smallest > 1e3:
+            if largest > 1e8 or largest / smallest > 1e3 or (not whole and smallest < 1e-4):
                 options["formatter"] = {"float_kind": lambda value: f"{value:.4e}"}
+            elif whole:  # whole numbers print as "1500000.", never as "1.5e+06"
+                options["formatter"] = {"float_kind": lambda value: f"{value:.0f}."}
     return np.array2string(array, **options)

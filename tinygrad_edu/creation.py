@@ -32,7 +32,7 @@ def _size(size: tuple[Any, ...], keyword: Any = None) -> tuple[int, ...]:
 def _make(array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
     """The one exit of every creation function: dtype conversion, device check, requires_grad."""
     if device is not None:
-        backend.device(device)
+        backend.check_available(device)
     tensor = Tensor._wrap(array)
     if dtype is not None and backend.to_dtype(dtype) is not tensor.dtype:
         tensor = Tensor._wrap(array.astype(backend.to_dtype(dtype).numpy_dtype))
@@ -59,10 +59,17 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 
 def from_numpy(array: Any) -> Tensor:
-    """A tensor sharing memory with a NumPy array (float32/float64/int64/bool arrays only)."""
+    """A tensor sharing memory with a NumPy array of float32, float64, int64 or bool.
+
+    Other integer widths (uint8 images, int32 labels) become an int64 *copy*, the one
+    integer dtype here; unsupported dtypes (float16, complex, objects) are refused by name.
+    """
     if not backend.is_array(array):
         raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
-    backend.to_dtype(array.dtype)  # refuses unsupported dtypes with a clear message
+    try:
+        backend.to_dtype(array.dtype)
+    except TypeError:
+        return Tensor._wrap(backend.as_array(array))  # a copy in the nearest supported dtype, or a clear error
     return Tensor._wrap(array)
 
 
@@ -131,9 +138,10 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, req
     return _make(xp.eye(n, m, dtype=_dtype_or_float32(dtype).numpy_dtype), None, device, requires_grad)
 
 
-def manual_seed(seed: int) -> None:
-    """Make every random function (and anything built on them) reproducible."""
-    backend.manual_seed(seed)
+def manual_seed(seed: int) -> backend.Generator:
+    """Make every random function (and anything built on them) reproducible; returns the
+    seeded global generator, as PyTorch does."""
+    return backend.manual_seed(seed)
 
 
 def rand(*sizes: Any, size: Any = None, generator: Any = None, dtype: Any = None, device: Any = None,

@@ -1,10 +1,11 @@
 """The ops as functions: ``tinygrad_edu.exp(x)`` is ``x.exp()``, as in PyTorch.
 
-Only ``cat`` and ``stack`` (which take a list of tensors) and ``where`` are more than a
-one-line call of the Tensor method; the rules of every op live with the method.
+Only ``cat`` and ``stack`` (which take a list of tensors), ``where`` and ``norm`` are more
+than a one-line call of the Tensor method; the rules of every other op live with the method.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from tinygrad_edu import backend, ops
@@ -15,7 +16,9 @@ from tinygrad_edu.tensor import Tensor, where  # where lives next to Tensor, whi
 __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "cos", "exp", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "mm", "min", "minimum", "pow", "relu", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
-    "where", "allclose", "is_tensor", "numel",
+    "where", "allclose", "is_tensor", "numel", "norm", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
+    "permute", "t", "square", "sign", "rsqrt", "var", "std", "prod", "chunk", "split", "gather", "add", "sub", "mul",
+    "div", "neg", "isnan", "isinf", "isfinite", "all", "any", "amax", "amin", "clone",
 ]
 
 
@@ -30,7 +33,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if first.ndim == 0:
         raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated")
     for tensor in tensors[1:]:
-        if tensor.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(tensor.shape, first.shape)) if i != axis):
+        mismatched = [i for i, (a, b) in enumerate(zip(tensor.shape, first.shape)) if a != b and i != axis]
+        if tensor.ndim != first.ndim or mismatched:
             raise RuntimeError(
                 f"cat: shapes {first.shape} and {tensor.shape} must match in every dimension except dimension {dim}"
             )
@@ -157,3 +161,153 @@ def is_tensor(obj: Any) -> bool:
 def numel(input: Tensor) -> int:  # noqa: A002
     return input.numel()
 
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p); ``p`` is 2 (or
+    "fro", the default), 1, any positive number, ``inf`` (max |x|), ``-inf`` (min |x|) or 0
+    (the number of non-zeros).
+
+    At a zero vector the root's derivative is infinite and its input's is 0, which would
+    give 0 * inf = NaN; as in PyTorch the gradient there is 0 instead: the root is taken
+    of 1 where the total is 0, and ``where`` sends no gradient to that branch.
+    """
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"norm: expected a floating point tensor, got {input.dtype}")
+    magnitude = input.abs()
+    if p == math.inf or p == -math.inf:
+        if dim is None:
+            return magnitude.amax() if p > 0 else magnitude.amin()
+        return magnitude.amax(dim, keepdim) if p > 0 else magnitude.amin(dim, keepdim)
+    if p == 0:
+        return (input != 0).to(input.dtype).sum(dim, keepdim)
+    if p == 1:
+        return magnitude.sum(dim, keepdim)
+    power = 2.0 if p in ("fro", 2) else p
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or power < 0:
+        raise ValueError(f"norm: p must be 'fro', 0, a positive number or +-inf, got {p!r}")
+    total = (input * input if power == 2 else magnitude**power).sum(dim, keepdim)
+    positive = total > 0
+    root = where(positive, total, 1.0).sqrt() if power == 2 else where(positive, total, 1.0) ** (1.0 / power)
+    return where(positive, root, 0.0)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    return input.flatten(start_dim, end_dim)
+
+
+def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.reshape(shape)
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    return input.squeeze(dim)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    return input.unsqueeze(dim)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    return input.transpose(dim0, dim1)
+
+
+def permute(input: Tensor, dims: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.permute(*dims)
+
+
+def t(input: Tensor) -> Tensor:  # noqa: A002
+    return input.t()
+
+
+def square(input: Tensor) -> Tensor:  # noqa: A002
+    return input.square()
+
+
+def sign(input: Tensor) -> Tensor:  # noqa: A002
+    return input.sign()
+
+
+def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return input.rsqrt()
+
+
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None) -> Tensor:
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None) -> Tensor:
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.prod(dim, keepdim)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    return input.chunk(chunks, dim)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    return tensor.split(split_size_or_sections, dim)
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+    return input.gather(dim, index)
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    return _as_tensor(input).add(other, alpha=alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    return _as_tensor(input).sub(other, alpha=alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _as_tensor(input).mul(other)
+
+
+def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _as_tensor(input).div(other)
+
+
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    return input.neg()
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    return input.isnan()
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    return input.isinf()
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    return input.isfinite()
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    return input.all(dim, keepdim)
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    return input.any(dim, keepdim)
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.amax(dim, keepdim)
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.amin(dim, keepdim)
+
+
+def clone(input: Tensor) -> Tensor:  # noqa: A002
+    return input.clone()
+
+
+def _as_tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)

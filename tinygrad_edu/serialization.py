@@ -133,7 +133,7 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored:
     ``weights_only`` is accepted for PyTorch scripts and is always true in effect.
     """
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
-        backend.device(map_location)
+        backend.check_available(map_location)
     source = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file"
     try:
         arrays = backend.read_npz(f)

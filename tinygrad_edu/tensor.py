@@ -59,8 +59,11 @@ class Tensor:
     # ------------------------------------------------------------------------------------
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None) -> None:
+        if not isinstance(requires_grad, builtins.bool):  # e.g. PyTorch's legacy Tensor(2, 3)
+            raise TypeError(f"Tensor(data, requires_grad=...): requires_grad must be a bool, got {requires_grad!r} "
+                            f"(for an uninitialised tensor of a given size, use empty(2, 3) or zeros(2, 3))")
         if device is not None:
-            backend.device(device)  # raises a clear error for an unavailable device
+            backend.check_available(device)  # raises a clear error for an unavailable device
         if isinstance(data, Tensor):
             target = data.dtype if dtype is None else backend.to_dtype(dtype)
             array = data.array.astype(target.numpy_dtype, copy=True)
@@ -106,6 +109,10 @@ class Tensor:
     @property
     def device(self) -> backend.device:
         return backend.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def is_leaf(self) -> bool:
@@ -211,7 +218,7 @@ class Tensor:
         return repr(self).__format__(spec)
 
     def __repr__(self) -> str:
-        extras = []
+        extras = [f"size={self.shape}"] if self.numel() == 0 and self.ndim != 1 else []
         if self.dtype not in (backend.float32, backend.int64, backend.bool):
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
@@ -295,7 +302,7 @@ class Tensor:
             else:
                 target = arg
         if device_spec is not None:
-            backend.device(device_spec)
+            backend.check_available(device_spec)
         result = self
         if target is not None and backend.to_dtype(target) is not self.dtype:
             result = ops.Cast.apply(self, backend.to_dtype(target))
@@ -365,6 +372,9 @@ class Tensor:
         return power(self, exponent)
 
     def matmul(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor) and other.dtype is not self.dtype:  # PyTorch does not promote here
+            raise RuntimeError(f"matmul: expected both operands to have the same dtype, got {self.dtype} (shape "
+                               f"{self.shape}) and {other.dtype} (shape {other.shape})")
         return _binary(ops.Matmul, "matmul", self, other, check_broadcast=False)
 
     def mm(self, other: Tensor) -> Tensor:
@@ -572,6 +582,10 @@ class Tensor:
     def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: Number | None = None) -> Tensor:
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The p-norm (2 by default) over ``dim``; see ``functional.norm``."""
+        return functional.norm(self, p, dim, keepdim)
 
     def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return ops.Prod.apply(self, normalize_dims("prod", dim, self.ndim), keepdim)
@@ -887,10 +901,6 @@ class Tensor:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return self._inplace("clamp_", lambda current: current.clamp(min, max))
 
-
-
-
-
     def copy_(self, source: Any) -> Tensor:
         """Overwrite the values with ``source`` (broadcast, converted to this dtype). On the
         graph, the gradient flows to ``source`` and none to the overwritten values."""
@@ -985,3 +995,4 @@ from tinygrad_edu.operands import (  # noqa: E402
 )
 from tinygrad_edu.autograd import engine  # noqa: E402
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE  # noqa: E402
+from tinygrad_edu import functional  # noqa: E402

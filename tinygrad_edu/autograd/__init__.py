@@ -8,11 +8,11 @@ made a NaN).
 from tinygrad_edu.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from tinygrad_edu.autograd.engine import backward, grad
 from tinygrad_edu.autograd.function import Function, Node
-from tinygrad_edu.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_edu.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_edu.autograd.gradcheck import GradcheckError, check_backward_invariants, gradcheck, gradgradcheck
 
 __all__ = [
     "Function", "GradcheckError", "Node", "backward", "check_backward_invariants", "detect_anomaly", "enable_grad",
-    "grad", "gradcheck", "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_detect_anomaly",
+    "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_detect_anomaly",
     "set_grad_enabled",
 ]

@@ -116,12 +116,20 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned rather than stored.
 
     No ``.grad`` is touched. Only the part of the graph between the outputs and the inputs
-    is run. With ``create_graph=True`` the results are differentiable.
+    is run. With ``create_graph=True`` the results are differentiable. ``only_inputs`` is
+    accepted and ignored, as in PyTorch (where it is deprecated); ``materialize_grads=True``
+    returns zeros instead of None for unused inputs.
     """
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported")
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or left unset)")
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     for index, tensor in enumerate(inputs):
         if not isinstance(tensor, Tensor) or not tensor.requires_grad:
@@ -138,6 +146,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 f"grad: input {index} (shape {tensor.shape}) was not used in the graph of the outputs; "
                 f"pass allow_unused=True to get None for it"
             )
+        if result is None and materialize_grads:
+            result = Tensor._wrap(backend.zeros(tensor.shape, tensor.dtype))
         results.append(result)
     return tuple(results)
 

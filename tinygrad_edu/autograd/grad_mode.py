@@ -97,3 +97,32 @@ class set_grad_enabled(_SwitchGradMode):  # noqa: N801
         # Used as a decorator: undo the immediate switch made by __init__.
         GRAD_MODE.enabled = self._previous
         return super().__call__(function)
+
+
+class inference_mode(_SwitchGradMode):  # noqa: N801 - PyTorch's name
+    """PyTorch's faster ``no_grad`` for evaluation: ``with inference_mode():``,
+    ``@inference_mode()`` or ``@inference_mode``. Here it is exactly ``no_grad``;
+    ``inference_mode(False)`` leaves recording as it is."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        switch = super().__new__(cls)
+        switch.active = True
+        if callable(mode):  # used bare, as @inference_mode
+            return switch(mode)
+        switch.active = bool(mode)
+        return switch
+
+    def __enter__(self) -> None:
+        self._previous = GRAD_MODE.enabled
+        if self.active:
+            GRAD_MODE.enabled = False
+
+    def __call__(self, function: F) -> F:
+        active = self.active
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(active):
+                return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]

@@ -56,6 +56,11 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return where(scaled > threshold, input, smooth)
 
 
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x) (also called swish)."""
+    return input * input.sigmoid()
+
+
 def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return input.sigmoid()
 

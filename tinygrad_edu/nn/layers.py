@@ -29,7 +29,7 @@ class Linear(Module):
         if in_features < 0 or out_features < 0:
             raise ValueError(f"Linear: features must be non-negative, got ({in_features}, {out_features})")
         if device is not None:
-            backend.device(device)
+            backend.check_available(device)
         dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(Tensor._wrap(backend.zeros((out_features, in_features), dtype)))
@@ -158,6 +158,18 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class SiLU(Module):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.silu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):

@@ -29,6 +29,11 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
 
 class Module:
     """Base class for layers and models: subclass it, assign parts in ``__init__`` and
@@ -288,7 +293,7 @@ class Module:
             else:
                 target = arg
         if device_spec is not None:
-            backend.device(device_spec)  # "cpu" is the only device here; "cuda" explains why not
+            backend.check_available(device_spec)  # "cpu" is the only device here; "cuda" explains why not
         if target is not None:
             dtype = backend.to_dtype(target)
             if not dtype.is_floating_point:

@@ -180,6 +180,7 @@ def test_linear_values_and_gradients(data: st.DataObject, with_bias: bool) -> No
     inputs = (leaf(values), leaf(weight)) + ((leaf(bias),) if with_bias else ())
     assert_value(F.linear(*inputs), expected)
     assert gradcheck(F.linear, inputs)
+    assert gradgradcheck(F.linear, inputs)  # the fused Linear's backward is differentiable too
 
 
 def test_linear_module_uses_its_parameters() -> None:

@@ -277,7 +277,7 @@ def engine_without_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     built-in ``Add`` does), aliases nothing in ``.grad``. This fixture removes that copy:
     the bug the aliasing invariant exists to catch."""
 
-    def accumulate_without_copy(tensor: te.Tensor, gradient: te.Tensor, create_graph: bool) -> None:
+    def accumulate_without_copy(tensor: te.Tensor, gradient: te.Tensor, create_graph: bool, owned: bool = False) -> None:
         tensor.grad = gradient if tensor.grad is None else tensor.grad + gradient
 
     monkeypatch.setattr(engine, "accumulate_grad", accumulate_without_copy)

@@ -69,7 +69,10 @@ def from_numpy(array: Any) -> Tensor:
     try:
         backend.to_dtype(array.dtype)
     except TypeError:
-        return Tensor._wrap(backend.as_array(array))  # a copy in the nearest supported dtype, or a clear error
+        try:
+            return Tensor._wrap(backend.as_array(array))  # a copy in the nearest supported dtype
+        except TypeError as error:
+            raise TypeError(f"from_numpy: {error}".replace("tensor(): ", "")) from None
     return Tensor._wrap(array)
 
 

@@ -165,30 +165,34 @@ def numel(input: Tensor) -> int:  # noqa: A002
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p); ``p`` is 2 (or
     "fro", the default), 1, any positive number, ``inf`` (max |x|), ``-inf`` (min |x|) or 0
-    (the number of non-zeros).
+    (the number of non-zeros, which has no gradient).
 
-    At a zero vector the root's derivative is infinite and its input's is 0, which would
-    give 0 * inf = NaN; as in PyTorch the gradient there is 0 instead: the root is taken
-    of 1 where the total is 0, and ``where`` sends no gradient to that branch.
+    Where the derivative is infinite (the root at a zero vector, |x|^p with p < 1 at x = 0)
+    while the inner derivative is 0, the chain rule would give 0 * inf = NaN; as in PyTorch
+    the gradient there is 0 instead: the power is taken of 1 at those points, and ``where``
+    sends no gradient to that branch. NaN inputs still give a NaN norm.
     """
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm: expected a floating point tensor, got {input.dtype}")
     magnitude = input.abs()
+    dim = tuple(range(input.ndim)) if dim is None else dim
     if p == math.inf or p == -math.inf:
-        if dim is None:
-            return magnitude.amax() if p > 0 else magnitude.amin()
         return magnitude.amax(dim, keepdim) if p > 0 else magnitude.amin(dim, keepdim)
     if p == 0:
-        return (input != 0).to(input.dtype).sum(dim, keepdim)
+        return ops.CountNonzero.apply(input, dim, keepdim)
     if p == 1:
         return magnitude.sum(dim, keepdim)
     power = 2.0 if p in ("fro", 2) else p
     if isinstance(power, bool) or not isinstance(power, (int, float)) or power < 0:
         raise ValueError(f"norm: p must be 'fro', 0, a positive number or +-inf, got {p!r}")
-    total = (input * input if power == 2 else magnitude**power).sum(dim, keepdim)
-    positive = total > 0
-    root = where(positive, total, 1.0).sqrt() if power == 2 else where(positive, total, 1.0) ** (1.0 / power)
-    return where(positive, root, 0.0)
+    if power == 2:
+        total = (input * input).sum(dim, keepdim)
+    else:
+        zero = magnitude == 0
+        total = where(zero, 0.0, where(zero, 1.0, magnitude) ** power).sum(dim, keepdim)
+    zero_total = total == 0
+    safe = where(zero_total, 1.0, total)
+    return where(zero_total, 0.0, safe.sqrt() if power == 2 else safe ** (1.0 / power))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002

@@ -218,8 +218,9 @@ class Tensor:
         return repr(self).__format__(spec)
 
     def __repr__(self) -> str:
-        extras = [f"size={self.shape}"] if self.numel() == 0 and self.ndim != 1 else []
-        if self.dtype not in (backend.float32, backend.int64, backend.bool):
+        empty = self.numel() == 0
+        extras = [f"size={self.shape}"] if empty and self.ndim != 1 else []
+        if self.dtype not in (backend.float32, backend.int64, backend.bool) or (empty and self.dtype is not backend.float32):
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name()}>")

@@ -31,6 +31,7 @@ from typing import Any, Callable
 from tinygrad_edu import backend
 from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_forward_anomaly
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
+from tinygrad_edu.backend import QUIET_FLOAT_ERRORS
 from tinygrad_edu.tensor import Tensor
 
 
@@ -146,14 +147,17 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on ``args`` and record the call if a gradient will be needed."""
         needs_input_grad = tuple([isinstance(arg, Tensor) and arg._requires_grad for arg in args])
-        record = GRAD_MODE.enabled and True in needs_input_grad
+        previous_mode = GRAD_MODE.enabled
+        record = previous_mode and True in needs_input_grad
         ctx = Node(cls, needs_input_grad)
 
-        previous_mode = GRAD_MODE.enabled
         GRAD_MODE.enabled = False  # forward itself is never recorded
         try:
-            with backend.quiet_float_errors():
+            if QUIET_FLOAT_ERRORS.depth:  # already quiet (inside a Module call or a backward pass)
                 raw_outputs = cls.forward(ctx, *args, **kwargs)
+            else:
+                with QUIET_FLOAT_ERRORS:
+                    raw_outputs = cls.forward(ctx, *args, **kwargs)
         finally:
             GRAD_MODE.enabled = previous_mode
         is_tuple = isinstance(raw_outputs, tuple)

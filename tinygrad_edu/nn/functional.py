@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from tinygrad_edu import backend
+from tinygrad_edu.ops.fused import CrossEntropy, Linear, MseLoss
 from tinygrad_edu.ops.special import BinaryCrossEntropy, Erf, Softplus
 from tinygrad_edu.tensor import Tensor, where
 
@@ -102,6 +103,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {tuple(input.shape)} does not fit the weight of shape {tuple(weight.shape)} "
             f"(the input's last dimension must be in_features = {weight.shape[-1]})"
         )
+    if weight.ndim == 2 and input.dtype is weight.dtype and (bias is None or bias.dtype is weight.dtype):
+        return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)  # one fused op
     output = input.matmul(weight.T)
     return output if bias is None else output + bias
 
@@ -192,6 +195,8 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     target = _as_target(target, input)
     _check_reduction(reduction, "mse_loss")
     _check_same_size("mse_loss", input, target, broadcast_allowed=True)
+    if input.shape == target.shape and input.dtype is target.dtype and input.dtype.is_floating_point:
+        return MseLoss.apply(input, target, reduction)  # the same math as below, as one fused op
     return _reduce((input - target).square(), reduction, "mse_loss")
 
 
@@ -279,6 +284,12 @@ def _check_class_weight(op: str, weight: Tensor | None, classes: int) -> None:
                            f"but got a weight of shape {tuple(weight.shape)}")
 
 
+def _check_class_indices(op: str, indices: Any, classes: int, ignore_index: int) -> None:
+    bad = (indices != ignore_index) & ((indices < 0) | (indices >= classes))
+    if bad.any():
+        raise IndexError(f"{op}: target {int(indices[bad].flat[0])} is out of bounds for {classes} classes")
+
+
 def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tensor | None,  # noqa: A002
                               ignore_index: int) -> tuple[Tensor, Tensor]:
     """Per-sample ``-w[y] * input[y]`` (target's shape) and the weights ``w[y]`` (0 where ignored)."""
@@ -295,9 +306,7 @@ def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tenso
     _check_class_weight(op, weight, classes)
     indices = target.array
     ignored = indices == ignore_index
-    bad = (~ignored) & ((indices < 0) | (indices >= classes))
-    if bad.any():
-        raise IndexError(f"{op}: target {int(indices[bad].flat[0])} is out of bounds for {classes} classes")
+    _check_class_indices(op, indices, classes, ignore_index)
     safe = where(Tensor._wrap(ignored), 0, target)
     rows = _class_dim_last(input.unsqueeze(0) if input.ndim == 1 else input)
     picked = rows.gather(1, safe.reshape(-1, 1)).reshape(target.shape)
@@ -320,10 +329,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     class_dim = 0 if input.ndim == 1 else 1
     if input.ndim == 0:
         raise ValueError("cross_entropy: the input needs a class dimension, got a 0-d tensor")
-    log_probs = input.log_softmax(class_dim)
     classes = input.shape[class_dim]
     _check_class_weight("cross_entropy", weight, classes)
     target = target if isinstance(target, Tensor) else Tensor(target)
+    if (input.ndim == 2 and target.dtype is backend.int64 and target.shape == input.shape[:1] and weight is None
+            and label_smoothing == 0 and input.dtype.is_floating_point):
+        _check_class_indices("cross_entropy", target.array, classes, ignore_index)
+        if not (target.array == ignore_index).any():
+            return CrossEntropy.apply(input, target, reduction)  # the common case, as one fused op
+    log_probs = input.log_softmax(class_dim)
     weight_shape = (classes,) + (1,) * (input.ndim - class_dim - 1)
     class_weight = None if weight is None else weight.reshape(weight_shape)
 

@@ -35,9 +35,10 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
                 f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
                 f"({total.item()}), so it cannot be clipped; pass error_if_nonfinite=False to scale anyway"
             )
-        scale = min(float(max_norm) / (total.item() + 1e-6), 1.0)
-        for param in params:
-            param.grad.array *= backend.scalar(scale, param.grad.dtype)
+        scale = min(float(max_norm) / (total.item() + 1e-6), 1.0)  # NaN stays NaN, as in PyTorch
+        with backend.quiet_float_errors():
+            for param in params:
+                param.grad.array *= backend.scalar(scale, param.grad.dtype)
     return total
 
 

@@ -1,4 +1,4 @@
-"""Three primitives that ``nn`` needs for accuracy, not for speed.
+"""Primitives that ``nn`` needs for accuracy, not for speed, and one with no gradient.
 
 - ``Erf`` has no composition from the other ops (it is an integral), and GELU is built on it.
 - ``Softplus``, ln(1 + e^x), composed stably needs |x| and max(x, 0), whose kinks at 0
@@ -84,3 +84,19 @@ class BinaryCrossEntropy(Function):
         if ctx.needs_input_grad[1]:
             grad_target = grad * ((1 - x).log().clamp(min=LOG_FLOOR) - x.log().clamp(min=LOG_FLOOR))
         return grad_x, grad_target
+
+
+class CountNonzero(Function):
+    """y = the number of x_i != 0 (the "0-norm");  dy/dx = 0 almost everywhere: no gradient flows.
+
+    A primitive so that the result is part of the graph (as PyTorch's is) while the input's
+    ``.grad`` stays None, which is what a step function's derivative amounts to.
+    """
+
+    @staticmethod
+    def forward(ctx: Node, x: Tensor, dims: Any, keepdim: bool) -> Any:
+        return (x.array != 0).sum(axis=dims, keepdims=keepdim).astype(x.array.dtype)
+
+    @staticmethod
+    def backward(ctx: Node, grad: Tensor) -> tuple[None, None, None]:
+        return None, None, None

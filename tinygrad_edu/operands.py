@@ -10,6 +10,7 @@ than promotion: ``**`` (bool and negative integer powers), ``//`` and ``%``.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any, Callable
 
 from tinygrad_edu import backend, ops
@@ -20,6 +21,25 @@ from tinygrad_edu.tensor import Tensor
 
 def is_operand(value: Any) -> bool:
     return isinstance(value, (Tensor, builtins.int, builtins.float, builtins.bool)) or backend.is_array(value)
+
+
+_CONSTANTS: dict[tuple[Any, DType], Tensor] = {}
+_MAX_CONSTANTS = 1024
+
+
+def constant(value: builtins.int | builtins.float, dtype: DType) -> Tensor:
+    """A Python number as a 0-d tensor of ``dtype``. The same number in the same dtype (the
+    0.5 in ``y * 0.5``, on every step of a training loop) is made once and reused: nothing
+    ever writes into these tensors, and making one costs about a microsecond."""
+    if value == 0 or value != value or value in (math.inf, -math.inf):
+        return Tensor._wrap(backend.scalar(value, dtype))  # -0.0 == 0.0 and NaN != NaN: not cached
+    key = (value, dtype)
+    tensor = _CONSTANTS.get(key)
+    if tensor is None:
+        tensor = Tensor._wrap(backend.scalar(value, dtype))
+        if len(_CONSTANTS) < _MAX_CONSTANTS:
+            _CONSTANTS[key] = tensor
+    return tensor
 
 
 def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
@@ -33,9 +53,9 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
                     broadcast_shape(op, left.shape, right.shape)
                 return [left, right]
             if type(right) in (builtins.float, builtins.int) and left.dtype.is_floating_point:
-                return [left, Tensor._wrap(backend.scalar(right, left.dtype))]
+                return [left, constant(right, left.dtype)]
         elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
-            return [Tensor._wrap(backend.scalar(left, right.dtype)), right]
+            return [constant(left, right.dtype), right]
     values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
     with_shape: list[DType] = []
     zero_dim: list[DType] = []

@@ -187,38 +187,41 @@ def _as_tensor(output: Any, inputs: tuple[Any, ...]) -> Tensor:
 
 
 def _record(ctx: Node, args: tuple[Any, ...], outputs: tuple[Tensor, ...], needs_input_grad: tuple[bool, ...]) -> None:
-    """Link ``ctx`` into the graph: parents, input shapes, saved tensors, outputs' grad_fn."""
+    """Link ``ctx`` into the graph: parents, input shapes, saved tensors, outputs' grad_fn.
+
+    This runs once per recorded op, so it is written for speed: each output's dtype is
+    looked up once, and outputs are told apart from inputs by identity.
+    """
     parents = []
     shapes = []
     for arg, needs_grad in zip(args, needs_input_grad):
         if not needs_grad:
             parents.append(None)
             shapes.append(None)
-        elif arg.grad_fn is None:
-            parents.append(arg)
-            shapes.append(arg.shape)
         else:
-            parents.append((arg.grad_fn, arg._output_index))
-            shapes.append(arg.shape)
+            parents.append(arg if arg.grad_fn is None else (arg.grad_fn, arg._output_index))
+            shapes.append(arg.array.shape)
     ctx.parents = tuple(parents)
     ctx.input_shapes = tuple(shapes)
-    ctx.output_meta = tuple((out.shape, out.dtype) for out in outputs)
+    dtypes = [out.dtype for out in outputs]
+    ctx.output_meta = tuple(zip([out.array.shape for out in outputs], dtypes))
 
-    output_ids = {id(out): index for index, out in enumerate(outputs)}
     saved = []
     for tensor in ctx._to_save:
         if tensor is None:
             saved.append((None, None, 0, None))
-        elif id(tensor) in output_ids:
-            saved.append((tensor.array, tensor._version, tensor._version[0], output_ids[id(tensor)]))
+            continue
+        output_index = next((index for index, out in enumerate(outputs) if out is tensor), None)
+        if output_index is not None:  # an output: kept as its array (see _rebuild_output)
+            saved.append((tensor.array, tensor._version, tensor._version[0], output_index))
         else:
             saved.append((tensor, tensor._version, tensor._version[0], None))
     ctx._saved = saved
     ctx._to_save = ()
 
     excluded = ctx.__dict__.get("non_differentiable", ())
-    for index, out in enumerate(outputs):
-        if out.dtype.is_floating_point and id(out) not in excluded:
+    for index, (out, dtype) in enumerate(zip(outputs, dtypes)):
+        if dtype.is_floating_point and id(out) not in excluded:
             out.grad_fn = ctx
             out._output_index = index
             out._requires_grad = True

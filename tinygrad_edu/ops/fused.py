@@ -37,9 +37,11 @@ class Linear(Function):
     def backward(ctx: Node, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, weight = ctx.saved_tensors
         out_features, in_features = weight.shape
-        rows = grad.reshape(-1, out_features)  # (batch, out): every leading dim is a batch dim
+        # (batch, out) and (batch, in): every leading dim is a batch dim (no reshape for 2-D)
+        rows = grad if grad.ndim == 2 else grad.reshape(-1, out_features)
+        inputs = x if x.ndim == 2 else x.reshape(-1, in_features)
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
-        grad_weight = rows.T @ x.reshape(-1, in_features) if ctx.needs_input_grad[1] else None
+        grad_weight = rows.T @ inputs if ctx.needs_input_grad[1] else None
         if not ctx.has_bias:
             return grad_x, grad_weight
         grad_bias = rows.sum(0) if ctx.needs_input_grad[2] else None

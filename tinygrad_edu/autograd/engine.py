@@ -205,11 +205,9 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
     """
     buffers: dict[Node, list[Tensor | None]] = {}  # node -> gradient of each of its outputs
     leaf_grads: dict[Tensor, Tensor] = {}  # leaf tensor -> its total gradient
-    handed: dict[int, int] = {}  # id of a gradient tensor -> how many places it was passed to
-    owned: set[int] = set()  # ids of leaf gradients that the sweep made itself (see _owns_its_memory)
+    owned: set[int] = set()  # ids of leaf gradients that only the sweep holds (see _owns_its_memory)
     root_nodes = []
     for tensor, gradient in roots:
-        handed[id(gradient)] = SHARED  # the caller's own tensor: never stored as .grad without a copy
         if tensor.grad_fn is None:
             _add_leaf_grad(leaf_grads, tensor, gradient)
         else:
@@ -231,8 +229,8 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                 grad_outputs = buffers.pop(node, None)
                 if grad_outputs is None or (needed is not None and node not in needed):
                     continue
-                grad_outputs = _complete_and_hook(node, grad_outputs, create_graph, targets, captured, handed)
-                grad_inputs = _run_node(node, grad_outputs, buffers, leaf_grads, handed, owned)
+                grad_outputs = _complete_and_hook(node, grad_outputs, create_graph, targets, captured)
+                grad_inputs = _run_node(node, grad_outputs, buffers, leaf_grads, owned)
                 if observer is not None:
                     observer(node, grad_outputs, grad_inputs)
                 if not retain_graph:
@@ -240,16 +238,15 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                     node.freed = True
             for leaf, gradient in leaf_grads.items():
                 for hook in leaf._hooks:
-                    handed[id(gradient)] = SHARED  # the hook may keep it
+                    owned.discard(id(gradient))  # the hook may keep it
                     replaced = hook(gradient)
                     if replaced is not None:
                         gradient = replaced
-                        handed[id(gradient)] = SHARED
                 if capture is not None:
                     if leaf in targets:
                         captured[leaf] = _fresh(gradient, create_graph)
                 else:
-                    accumulate_grad(leaf, gradient, create_graph, _owns_its_memory(gradient, handed, owned))
+                    accumulate_grad(leaf, gradient, create_graph, id(gradient) in owned)
     finally:
         GRAD_MODE.enabled = previous_mode
         ANOMALY_MODE.in_backward = previous_in_backward
@@ -257,7 +254,7 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
 
 
 def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[Tensor | None]],
-              leaf_grads: dict[Tensor, Tensor], handed: dict[int, int], owned: set[int]) -> list[Tensor | None]:
+              leaf_grads: dict[Tensor, Tensor], owned: set[int]) -> list[Tensor | None]:
     """Apply one node's backward rule and pass each input gradient on to that input.
 
     Returns, for each entry of ``node.parents``, the gradient passed on (None where none was).
@@ -294,19 +291,18 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
                     f"for an input of shape {shape}"
                 ) from None
         passed_on[position] = gradient
-        handed[id(gradient)] = handed.get(id(gradient), 0) + 1
         if type(parent) is tuple:
             parent_node, output_index = parent
             _add_node_grad(buffers, parent_node, output_index, gradient)
         else:
-            if builtin and getattr(gradient.array, "base", True) is None:
+            if builtin and _owns_its_memory(gradient, position, grad_inputs, grad_outputs):
                 owned.add(id(gradient))
-            _add_leaf_grad(leaf_grads, parent, gradient, handed, owned)
+            _add_leaf_grad(leaf_grads, parent, gradient, owned)
     return passed_on
 
 
 def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_graph: bool,
-                       targets: set[Any], captured: dict[Any, Tensor], handed: dict[int, int]) -> list[Tensor]:
+                       targets: set[Any], captured: dict[Any, Tensor]) -> list[Tensor]:
     """Fill in zeros for outputs that got no gradient, then run the outputs' hooks,
     ``retain_grad`` and ``grad(..., inputs=)`` captures."""
     completed = []
@@ -316,11 +312,9 @@ def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_gra
             gradient = Tensor._wrap(backend.zeros(shape, dtype))
         if node.hooks is not None:
             for hook in node.hooks.get(index, ()):
-                handed[id(gradient)] = SHARED  # the hook may keep it
                 replaced = hook(gradient)
                 if replaced is not None:
                     gradient = replaced
-                    handed[id(gradient)] = SHARED
         if node.retained is not None and index in node.retained:
             tensor = node.retained[index]()
             if tensor is not None:
@@ -339,15 +333,15 @@ def _add_node_grad(buffers: dict[Node, list[Tensor | None]], node: Node, index: 
 
 
 def _add_leaf_grad(leaf_grads: dict[Tensor, Tensor], leaf: Tensor, gradient: Tensor,
-                   handed: dict[int, int] | None = None, owned: set[int] | None = None) -> None:
+                   owned: set[int] | None = None) -> None:
     previous = leaf_grads.get(leaf)
     if previous is None:
         leaf_grads[leaf] = gradient
         return
     total = leaf_grads[leaf] = previous + gradient
-    if owned is not None and handed is not None:  # a new array that only this leaf holds
+    if owned is not None:  # a new array that only this leaf holds; the previous one is dropped
+        owned.discard(id(previous))
         owned.add(id(total))
-        handed[id(total)] = 1
 
 
 def _nodes_leading_to(order: list[Node], targets: set[Any]) -> set[Node]:
@@ -365,23 +359,24 @@ def _nodes_leading_to(order: list[Node], targets: set[Any]) -> set[Node]:
     return needed
 
 
-#: The ``handed`` count of a gradient that code outside the sweep has seen (a seed, a hook's).
-SHARED = 2
+def _owns_its_memory(gradient: Tensor, position: int, grad_inputs: tuple[Any, ...],
+                     grad_outputs: list[Tensor]) -> bool:
+    """Whether a leaf's gradient from a built-in rule may become ``.grad`` as it is, without
+    the defensive copy: its array owns its memory (not a view of another array), and the
+    tensor is neither the node's upstream gradient passed on as it is (``Add``, ``Clone``:
+    that tensor may also be the caller's seed, a hook's, or a sibling's) nor returned for a
+    second input too. Built-in rules make every other gradient fresh; a custom
+    ``Function`` might return a tensor it keeps, so its gradients are always copied, and
+    so is anything a leaf's hook has seen.
 
-
-def _owns_its_memory(gradient: Tensor, handed: dict[int, int], owned: set[int]) -> bool:
-    """Whether ``gradient`` may become ``.grad`` as it is, without the defensive copy.
-
-    Only a gradient that the sweep itself made and passed to this one leaf alone: the sum
-    of several gradients (``_add_leaf_grad``), or the result of a built-in primitive's
-    backward rule (``tinygrad_edu/ops/``) that owns its memory (not a view of another
-    array; ``Add`` hands its upstream gradient itself to both inputs, which the count of
-    places it went to catches). A custom ``Function`` might return a tensor it keeps, so
-    its gradients are always copied, and so is anything a hook or the caller has seen.
     PyTorch avoids the same copy (it "steals" a gradient nobody else uses): big gradients,
     an MLP's weights, then cost no copy per step.
     """
-    return id(gradient) in owned and handed.get(id(gradient), 0) == 1 and gradient.grad_fn is None
+    if getattr(gradient.array, "base", True) is not None or gradient.grad_fn is not None:
+        return False
+    if any(gradient is upstream for upstream in grad_outputs):
+        return False
+    return not any(gradient is other for index, other in enumerate(grad_inputs) if index != position)
 
 
 def _fresh(gradient: Tensor, create_graph: bool) -> Tensor:

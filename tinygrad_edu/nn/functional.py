@@ -284,6 +284,14 @@ def _check_class_weight(op: str, weight: Tensor | None, classes: int) -> None:
                            f"but got a weight of shape {tuple(weight.shape)}")
 
 
+def _plain_class_indices(target: Tensor, classes: int, ignore_index: int) -> bool:
+    """All targets are valid classes and none is ignored (two reductions: min and max)."""
+    indices = target.array
+    if indices.size == 0 or indices.min() < 0 or indices.max() >= classes:
+        return False  # the general path below reports bad classes or handles ignored ones
+    return not (0 <= ignore_index < classes and (indices == ignore_index).any())
+
+
 def _check_class_indices(op: str, indices: Any, classes: int, ignore_index: int) -> None:
     bad = (indices != ignore_index) & ((indices < 0) | (indices >= classes))
     if bad.any():
@@ -333,10 +341,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     _check_class_weight("cross_entropy", weight, classes)
     target = target if isinstance(target, Tensor) else Tensor(target)
     if (input.ndim == 2 and target.dtype is backend.int64 and target.shape == input.shape[:1] and weight is None
-            and label_smoothing == 0 and input.dtype.is_floating_point):
-        _check_class_indices("cross_entropy", target.array, classes, ignore_index)
-        if not (target.array == ignore_index).any():
-            return CrossEntropy.apply(input, target, reduction)  # the common case, as one fused op
+            and label_smoothing == 0 and input.dtype.is_floating_point and _plain_class_indices(target, classes,
+                                                                                                 ignore_index)):
+        return CrossEntropy.apply(input, target, reduction)  # the common case, as one fused op
     log_probs = input.log_softmax(class_dim)
     weight_shape = (classes,) + (1,) * (input.ndim - class_dim - 1)
     class_weight = None if weight is None else weight.reshape(weight_shape)

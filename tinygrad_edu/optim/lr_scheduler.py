@@ -141,13 +141,16 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (lr - floor) + floor for lr in self._current_lrs()]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Divide the lr by 1/factor when a metric has stopped improving for ``patience`` epochs.
 
     Call ``scheduler.step(validation_loss)`` once per epoch. "Improving" means below
     ``best * (1 - threshold)`` in ``mode="min"`` (``threshold_mode="rel"``), or below
     ``best - threshold`` (``"abs"``); ``mode="max"`` mirrors both. After a reduction,
     ``cooldown`` epochs pass before bad epochs are counted again; no lr goes below ``min_lr``.
+
+    It shares ``get_last_lr`` and ``state_dict`` with the other schedulers, but not their
+    constructor: it follows a metric, not a formula of the epoch, so there is no step 0.
     """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
@@ -193,12 +196,3 @@ class ReduceLROnPlateau:
                     group["lr"] = new_lr
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)

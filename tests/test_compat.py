@@ -347,3 +347,23 @@ def test_load_state_dict_result_prints_and_legacy_constructor_is_refused(capsys:
         te.Tensor(2, 3)
     assert "empty" in str(raised.value) or "zeros" in str(raised.value)
     assert te.Tensor([1.0], True).requires_grad  # requires_grad may still be positional
+
+
+def test_comparison_functions_equal_the_operators() -> None:
+    a, b = te.tensor([1.0, 5.0, 3.0]), te.tensor([2.0, 5.0, 1.0])
+    for function, expected in [(te.eq, a == b), (te.ne, a != b), (te.lt, a < b), (te.le, a <= b), (te.gt, a > b),
+                               (te.ge, a >= b)]:
+        assert function(a, b).tolist() == expected.tolist()
+
+
+def test_out_argument_writes_into_the_given_tensor() -> None:
+    x = te.tensor([[1.0, 2.0], [3.0, 4.0]])
+    same_shape, other_shape = te.zeros(2, 2), te.zeros(5)
+    assert te.matmul(x, x.T, out=same_shape) is same_shape
+    assert same_shape.tolist() == [[5.0, 11.0], [11.0, 25.0]]
+    assert te.mul(x, 2.0, out=other_shape) is other_shape and other_shape.shape == (2, 2)  # resized, as PyTorch
+    view = same_shape.data
+    te.add(x, 1.0, out=same_shape)
+    assert view.tolist() == [[2.0, 3.0], [4.0, 5.0]]  # written in place
+    with pytest.raises(RuntimeError, match="out=.*automatic differentiation"):
+        te.sub(te.ones(2, requires_grad=True), 1.0, out=te.zeros(2))

@@ -16,10 +16,10 @@ from tinygrad_edu.creation import (
     randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from tinygrad_edu.functional import (
-    abs, add, all, allclose, amax, amin, any, argmax, argmin, cat, chunk, clamp, clone, cos, div, exp, flatten, gather,
-    is_tensor, isfinite, isinf, isnan, log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mm, mul,
-    neg, norm, numel, permute, pow, prod, relu, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square,
-    squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where,
+    abs, add, all, allclose, amax, amin, any, argmax, argmin, cat, chunk, clamp, clone, cos, div, eq, exp, flatten,
+    gather, ge, gt, is_tensor, isfinite, isinf, isnan, le, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean,
+    min, minimum, mm, mul, ne, neg, norm, numel, permute, pow, prod, relu, reshape, rsqrt, sigmoid, sign, sin, softmax,
+    split, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where,
 )
 from tinygrad_edu.serialization import load, save
 from tinygrad_edu import backends, cuda, datasets, linalg, nn, optim, utils, viz  # noqa: I001 - need the names above
@@ -52,11 +52,11 @@ def are_deterministic_algorithms_enabled() -> bool:
 __all__ = [
     "DType", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
     "are_deterministic_algorithms_enabled", "argmax", "argmin", "autograd", "backends", "bool", "cat", "chunk",
-    "clamp", "clone", "cos", "cuda", "datasets", "device", "div", "double", "empty", "enable_grad", "exp", "eye",
-    "flatten", "float", "float32", "float64", "from_numpy", "full", "full_like", "gather", "get_default_dtype",
-    "inference_mode", "int64", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "linalg", "linspace",
-    "load", "log", "log_softmax", "logsumexp", "long", "manual_seed", "matmul", "max", "maximum", "mean", "min",
-    "minimum", "mm", "mul", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim", "permute", "pow",
+    "clamp", "clone", "cos", "cuda", "datasets", "device", "div", "double", "empty", "enable_grad", "eq", "exp", "eye",
+    "flatten", "float", "float32", "float64", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype", "gt",
+    "inference_mode", "int64", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "le", "linalg", "linspace",
+    "load", "log", "log_softmax", "logsumexp", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mm", "mul", "ne", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim", "permute", "pow",
     "prod", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape", "rsqrt", "save",
     "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std",
     "sub", "sum", "t", "tanh", "tensor", "transpose", "unsqueeze", "use_deterministic_algorithms", "utils", "var",

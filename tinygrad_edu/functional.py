@@ -18,7 +18,8 @@ __all__ = [
     "maximum", "mean", "mm", "min", "minimum", "pow", "relu", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
     "where", "allclose", "is_tensor", "numel", "norm", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
     "permute", "t", "square", "sign", "rsqrt", "var", "std", "prod", "chunk", "split", "gather", "add", "sub", "mul",
-    "div", "neg", "isnan", "isinf", "isfinite", "all", "any", "amax", "amin", "clone",
+    "div", "neg", "isnan", "isinf", "isfinite", "all", "any", "amax", "amin", "clone", "eq", "ne", "lt", "le", "gt",
+    "ge",
 ]
 
 
@@ -53,8 +54,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([tensor.unsqueeze(axis) for tensor in tensors], axis)
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument names
-    return input.matmul(other)
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    return _into(out, input.matmul(other), "matmul")
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
@@ -261,20 +262,20 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     return input.gather(dim, index)
 
 
-def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
-    return _as_tensor(input).add(other, alpha=alpha)
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    return _into(out, _as_tensor(input).add(other, alpha=alpha), "add")
 
 
-def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
-    return _as_tensor(input).sub(other, alpha=alpha)
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    return _into(out, _as_tensor(input).sub(other, alpha=alpha), "sub")
 
 
-def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return _as_tensor(input).mul(other)
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    return _into(out, _as_tensor(input).mul(other), "mul")
 
 
-def div(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return _as_tensor(input).div(other)
+def div(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    return _into(out, _as_tensor(input).div(other), "div")
 
 
 def neg(input: Tensor) -> Tensor:  # noqa: A002
@@ -315,3 +316,43 @@ def clone(input: Tensor) -> Tensor:  # noqa: A002
 
 def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def eq(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.eq(other)
+
+
+def ne(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.ne(other)
+
+
+def lt(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.lt(other)
+
+
+def le(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.le(other)
+
+
+def gt(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.gt(other)
+
+
+def ge(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return input.ge(other)
+
+
+def _into(out: Tensor | None, result: Tensor, op: str) -> Tensor:
+    """PyTorch's ``out=``: the result is written into ``out`` (resized if its shape differs),
+    which is returned. Not on the graph, as in PyTorch: inputs that require grad are refused."""
+    if out is None:
+        return result
+    if result.requires_grad:
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           f"but one of the arguments requires grad")
+    if out.shape == result.shape:
+        out.array[...] = result.array
+    else:
+        out.array = result.array.astype(out.array.dtype)
+    out._version[0] += 1
+    return out

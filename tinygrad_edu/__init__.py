@@ -50,15 +50,15 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 __all__ = [
-    "DType", "Generator", "Tensor", "abs", "add", "all", "allclose", "amax", "amin", "any", "arange",
-    "are_deterministic_algorithms_enabled", "argmax", "argmin", "autograd", "backends", "bool", "cat", "chunk",
-    "clamp", "clone", "cos", "cuda", "datasets", "device", "div", "double", "empty", "enable_grad", "eq", "exp", "eye",
-    "flatten", "float", "float32", "float64", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype", "gt",
-    "inference_mode", "int64", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "le", "linalg", "linspace",
-    "load", "log", "log_softmax", "logsumexp", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min",
-    "minimum", "mm", "mul", "ne", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like", "optim", "permute", "pow",
-    "prod", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "reshape", "rsqrt", "save",
-    "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std",
-    "sub", "sum", "t", "tanh", "tensor", "transpose", "unsqueeze", "use_deterministic_algorithms", "utils", "var",
-    "viz", "where", "zeros", "zeros_like",
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "are_deterministic_algorithms_enabled",
+    "argmax", "argmin", "autograd", "backends", "bool", "cat", "chunk", "clamp", "clone", "cos", "cuda", "datasets",
+    "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye", "flatten", "float", "float32",
+    "float64", "from_numpy", "full", "full_like", "gather", "ge", "Generator", "get_default_dtype", "gt",
+    "inference_mode", "int64", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "le", "linalg",
+    "linspace", "load", "log", "log_softmax", "logsumexp", "long", "lt", "manual_seed", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mm", "mul", "ne", "neg", "nn", "no_grad", "norm", "numel", "ones", "ones_like",
+    "optim", "permute", "pow", "prod", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu",
+    "reshape", "rsqrt", "save", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "split", "sqrt", "square",
+    "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "Tensor", "tensor", "transpose", "unsqueeze",
+    "use_deterministic_algorithms", "utils", "var", "viz", "where", "zeros", "zeros_like",
 ]

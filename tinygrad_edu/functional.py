@@ -14,12 +14,12 @@ from tinygrad_edu.operands import promote_operands
 from tinygrad_edu.tensor import Tensor, where  # where lives next to Tensor, which uses it
 
 __all__ = [
-    "abs", "argmax", "argmin", "cat", "clamp", "cos", "exp", "log", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "mm", "min", "minimum", "pow", "relu", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
-    "where", "allclose", "is_tensor", "numel", "norm", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
-    "permute", "t", "square", "sign", "rsqrt", "var", "std", "prod", "chunk", "split", "gather", "add", "sub", "mul",
-    "div", "neg", "isnan", "isinf", "isfinite", "all", "any", "amax", "amin", "clone", "eq", "ne", "lt", "le", "gt",
-    "ge",
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "cat", "chunk", "clamp", "clone",
+    "cos", "div", "eq", "exp", "flatten", "gather", "ge", "gt", "is_tensor", "isfinite", "isinf", "isnan", "le",
+    "log", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "ne",
+    "neg", "norm", "numel", "permute", "pow", "prod", "relu", "reshape", "rsqrt", "sigmoid", "sign", "sin", "softmax",
+    "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "var",
+    "where",
 ]
 
 

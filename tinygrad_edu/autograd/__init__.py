@@ -12,7 +12,7 @@ from tinygrad_edu.autograd.grad_mode import enable_grad, inference_mode, is_grad
 from tinygrad_edu.autograd.gradcheck import GradcheckError, check_backward_invariants, gradcheck, gradgradcheck
 
 __all__ = [
-    "Function", "GradcheckError", "Node", "backward", "check_backward_invariants", "detect_anomaly", "enable_grad",
-    "grad", "gradcheck", "gradgradcheck", "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_detect_anomaly",
-    "set_grad_enabled",
+    "backward", "check_backward_invariants", "detect_anomaly", "enable_grad", "Function", "grad", "gradcheck",
+    "GradcheckError", "gradgradcheck", "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "Node",
+    "set_detect_anomaly", "set_grad_enabled",
 ]

@@ -15,7 +15,8 @@ from tinygrad_edu.nn.parameter import Parameter
 from tinygrad_edu.nn.summary import ModelSummary, summary
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Identity", "L1Loss",
-    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "ModelSummary", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-    "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "summary", "utils",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "functional", "GELU", "Identity",
+    "init", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "ModelSummary", "Module", "ModuleDict", "ModuleList",
+    "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "SiLU", "Softmax", "Softplus", "summary",
+    "Tanh", "utils",
 ]

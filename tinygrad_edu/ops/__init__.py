@@ -16,7 +16,8 @@ from tinygrad_edu.ops.reduce import Amax, Prod, Sum
 from tinygrad_edu.ops.special import BinaryCrossEntropy, CountNonzero, Erf, Softplus
 
 __all__ = [
-    "Abs", "Add", "Amax", "BinaryCrossEntropy", "Cast", "Cat", "Clone", "Cos", "CountNonzero", "CrossEntropy", "Div", "Erf", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Linear", "Log",
-    "Matmul", "MseLoss", "Mul", "Neg", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Softplus", "Sqrt",
-    "Sub", "Sum", "Tanh", "Where",
+    "Abs", "Add", "Amax", "BinaryCrossEntropy", "Cast", "Cat", "Clone", "Cos", "CountNonzero", "CrossEntropy", "Div",
+    "Erf", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Linear", "Log", "Matmul", "MseLoss", "Mul", "Neg",
+    "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Softplus", "Sqrt", "Sub",
+    "Sum", "Tanh", "Where",
 ]

@@ -102,8 +102,9 @@ class Node:
     # -- introspection --------------------------------------------------------------------
 
     def name(self) -> str:
-        """``MulBackward0`` for a ``Mul`` node, as PyTorch names them."""
-        return f"{self.function.__name__}Backward0"
+        """``MulBackward0`` for a ``Mul`` node, as PyTorch names them (a Function whose op
+        PyTorch calls otherwise sets ``node_name``)."""
+        return getattr(self.function, "node_name", None) or f"{self.function.__name__}Backward0"
 
     def output_hooks(self, output_index: int) -> list[Callable[..., Any]]:
         """The (mutable) list of hooks run on the gradient of one output."""

@@ -81,6 +81,8 @@ class CrossEntropy(Function):
     is subtracted before exponentiating, so any logits are safe.
     """
 
+    node_name = "NllLossBackward0"  # PyTorch's name: its cross_entropy ends in nll_loss
+
     @staticmethod
     def forward(ctx: Node, logits: Tensor, target: Tensor, reduction: str) -> Any:
         xp = array_namespace(logits.array)

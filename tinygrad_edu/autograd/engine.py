@@ -237,8 +237,8 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                     node._saved = None
                     node.freed = True
             for leaf, gradient in leaf_grads.items():
+                exclusive = not leaf._hooks and id(gradient) in owned  # a hook may keep what it sees
                 for hook in leaf._hooks:
-                    owned.discard(id(gradient))  # the hook may keep it
                     replaced = hook(gradient)
                     if replaced is not None:
                         gradient = replaced
@@ -246,7 +246,7 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                     if leaf in targets:
                         captured[leaf] = _fresh(gradient, create_graph)
                 else:
-                    accumulate_grad(leaf, gradient, create_graph, id(gradient) in owned)
+                    accumulate_grad(leaf, gradient, create_graph, exclusive)
     finally:
         GRAD_MODE.enabled = previous_mode
         ANOMALY_MODE.in_backward = previous_in_backward

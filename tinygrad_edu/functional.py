@@ -9,17 +9,17 @@ import math
 from typing import Any, Sequence
 
 from tinygrad_edu import backend, ops
-from tinygrad_edu.broadcasting import normalize_dim
+from tinygrad_edu.broadcasting import normalize_dim, normalize_dims
 from tinygrad_edu.operands import promote_operands
-from tinygrad_edu.tensor import Tensor, where  # where lives next to Tensor, which uses it
+from tinygrad_edu.tensor import Tensor, ValuesIndices, where  # where lives next to Tensor, which uses it
 
 __all__ = [
-    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "cat", "chunk", "clamp", "clone",
-    "cos", "div", "eq", "exp", "flatten", "gather", "ge", "gt", "is_tensor", "isfinite", "isinf", "isnan", "le",
-    "log", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "ne",
-    "neg", "norm", "numel", "permute", "pow", "prod", "relu", "reshape", "rsqrt", "sigmoid", "sign", "sin", "softmax",
-    "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "transpose", "unsqueeze", "var",
-    "where",
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "cat", "ceil",
+    "chunk", "clamp", "clone", "cos", "div", "eq", "exp", "flatten", "flip", "floor", "gather", "ge", "gt",
+    "index_select", "is_tensor", "isfinite", "isinf", "isnan", "le", "log", "log_softmax", "logsumexp", "lt",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "ne", "neg", "norm", "numel", "permute", "pow",
+    "prod", "relu", "reshape", "round", "rsqrt", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt",
+    "square", "squeeze", "stack", "std", "sub", "sum", "t", "tanh", "topk", "transpose", "unsqueeze", "var", "where",
 ]
 
 
@@ -356,3 +356,97 @@ def _into(out: Tensor | None, result: Tensor, op: str) -> Tensor:
         out.array = result.array.astype(out.array.dtype)
     out._version[0] += 1
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# sorting, selecting, flipping, rounding: compositions of indexing and where
+# ----------------------------------------------------------------------------------------
+
+
+def _along(dim: int, ndim: int, index: Any) -> tuple[Any, ...]:
+    """An index key that applies ``index`` to dimension ``dim`` and keeps the others whole."""
+    return (slice(None),) * dim + (index,)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002
+    """The indices that sort ``input`` along ``dim`` (int64, outside the graph). Ties keep
+    their order (a stable sort), ascending or descending."""
+    axis = normalize_dim("argsort", dim, input.ndim if input.ndim else 1)
+    values = input.array if input.ndim else input.array.reshape(1)
+    xp = backend.array_namespace(values)
+    order = xp.argsort(-values if descending else values, axis=axis, kind="stable")
+    return Tensor._wrap(order.reshape(input.shape).astype(backend.int64.numpy_dtype))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:  # noqa: A002
+    """``(values, indices)`` sorted along ``dim``; the values are gathered from ``input``, so
+    their gradient flows back to the places they came from."""
+    indices = argsort(input, dim, descending)
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), indices)
+    return ValuesIndices(input.gather(dim, indices), indices)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+    size = input.shape[normalize_dim("topk", dim, input.ndim)] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {size}")
+    indices = argsort(input, dim, descending=largest)
+    if input.ndim:
+        indices = indices[_along(normalize_dim("topk", dim, input.ndim), input.ndim, slice(0, k))]
+        return ValuesIndices(input.gather(dim, indices), indices)
+    return ValuesIndices(input.clone(), indices)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+    """The slices of ``input`` at ``index`` (1-D int64) along ``dim``; repeated indices
+    accumulate gradient."""
+    if not isinstance(index, Tensor) or index.dtype is not backend.int64 or index.ndim > 1:
+        raise RuntimeError(f"index_select: index must be a 1-D int64 tensor, got {index!r:.60}")
+    axis = normalize_dim("index_select", dim, input.ndim)
+    return input[_along(axis, input.ndim, index.reshape(-1))]
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
+    """``input`` with the order of elements reversed along each of ``dims``."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if not dims:
+        return input.clone()
+    result = input
+    for axis in normalize_dims("flip", dims, input.ndim):
+        reverse = Tensor._wrap(backend.array_namespace().arange(input.shape[axis] - 1, -1, -1))
+        result = result[_along(axis, input.ndim, reverse)]
+    return result
+
+
+def _without_gradient(input: Tensor, values: Any) -> Tensor:  # noqa: A002
+    """``values`` as a result of ``input`` whose gradient is 0 everywhere (round, floor,
+    ceil are step functions): a ``where`` that always takes the values passes nothing back."""
+    never = Tensor._wrap(backend.zeros(input.shape, backend.bool))
+    return where(never, input, Tensor._wrap(values))
+
+
+def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001, A002
+    """Rounds half to even, as PyTorch does; gradient 0."""
+    xp = backend.array_namespace(input.array)
+    return _without_gradient(input, xp.round(input.array, decimals)) if input.dtype.is_floating_point else input
+
+
+def floor(input: Tensor) -> Tensor:  # noqa: A002
+    xp = backend.array_namespace(input.array)
+    return _without_gradient(input, xp.floor(input.array)) if input.dtype.is_floating_point else input
+
+
+def ceil(input: Tensor) -> Tensor:  # noqa: A002
+    xp = backend.array_namespace(input.array)
+    return _without_gradient(input, xp.ceil(input.array)) if input.dtype.is_floating_point else input
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    """Batched matrix product of two 3-D tensors (b, n, m) @ (b, m, p)."""
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {input.shape} and {mat2.shape}")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {input.shape} and {mat2.shape}")
+    return input.matmul(mat2)

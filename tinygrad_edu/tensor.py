@@ -25,6 +25,7 @@ from tinygrad_edu.broadcasting import (
     broadcast_shape, count_elements, normalize_dim, normalize_dims, resolve_shape, shape_from_args,
 )
 from tinygrad_edu.indexing import index_key, split_ints_from_arrays
+from tinygrad_edu.tensor_extras import MoreTensorMethods
 
 Number = builtins.int | builtins.float | builtins.bool
 
@@ -47,8 +48,8 @@ class HookHandle:
             self._hooks.remove(self._hook)
 
 
-class Tensor:
-    """An n-dimensional array that records the operations applied to it."""
+class Tensor(MoreTensorMethods):
+    """An n-dimensional array that records the operations applied to it (more methods: ``tensor_extras.py``)."""
 
     __slots__ = ("array", "_requires_grad", "grad", "grad_fn", "_output_index", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # NumPy then defers `ndarray + Tensor` to Tensor.__radd__
@@ -109,10 +110,6 @@ class Tensor:
     @property
     def device(self) -> backend.device:
         return backend.CPU
-
-    @property
-    def is_cuda(self) -> bool:
-        return False
 
     @property
     def is_leaf(self) -> bool:

@@ -1,0 +1,73 @@
+"""More ``Tensor`` methods: sorting, selecting, flipping, rounding, in-place variants.
+
+``Tensor`` inherits them from :class:`MoreTensorMethods` so that ``tensor.py`` stays a
+readable length. Each is one line: it calls the function of the same name in
+``functional.py``, where the op is composed (and documented); nothing here has rules of its
+own. ``tinygrad_edu.functional`` is looked up when a method is called, because this module
+is imported while ``tensor.py`` itself is still being defined.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import tinygrad_edu
+
+
+class MoreTensorMethods:
+    __slots__ = ()
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: tensors live on the CPU (see ``tinygrad_edu.cuda``)."""
+        return False
+
+    def sort(self: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return tinygrad_edu.functional.sort(self, dim, descending, stable)
+
+    def argsort(self: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return tinygrad_edu.functional.argsort(self, dim, descending, stable)
+
+    def topk(self: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        return tinygrad_edu.functional.topk(self, k, dim, largest, sorted)
+
+    def index_select(self: Any, dim: int, index: Any) -> Any:
+        return tinygrad_edu.functional.index_select(self, dim, index)
+
+    def flip(self: Any, dims: Any) -> Any:
+        return tinygrad_edu.functional.flip(self, dims)
+
+    def round(self: Any, decimals: int = 0) -> Any:
+        return tinygrad_edu.functional.round(self, decimals)
+
+    def floor(self: Any) -> Any:
+        return tinygrad_edu.functional.floor(self)
+
+    def ceil(self: Any) -> Any:
+        return tinygrad_edu.functional.ceil(self)
+
+    def bmm(self: Any, mat2: Any) -> Any:
+        return tinygrad_edu.functional.bmm(self, mat2)
+
+    def clamp_min(self: Any, min: Any) -> Any:  # noqa: A002 - PyTorch's name
+        return self.clamp(min=min)
+
+    def clamp_max(self: Any, max: Any) -> Any:  # noqa: A002
+        return self.clamp(max=max)
+
+    def exp_(self: Any) -> Any:
+        return self._inplace("exp_", lambda current: current.exp())
+
+    def abs_(self: Any) -> Any:
+        return self._inplace("abs_", lambda current: current.abs())
+
+    def neg_(self: Any) -> Any:
+        return self._inplace("neg_", lambda current: current.neg())
+
+    def relu_(self: Any) -> Any:
+        return self._inplace("relu_", lambda current: current.relu())
+
+    def sigmoid_(self: Any) -> Any:
+        return self._inplace("sigmoid_", lambda current: current.sigmoid())
+
+    def tanh_(self: Any) -> Any:
+        return self._inplace("tanh_", lambda current: current.tanh())

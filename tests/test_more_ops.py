@@ -97,3 +97,38 @@ def test_matches_pytorch(name: str) -> None:
     (result * te.tensor(weights)).sum().backward()
     (expected * torch.tensor(weights)).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+ROBUST_LOSSES = {
+    "smooth_l1": lambda lib, x, y, reduction: lib.nn.functional.smooth_l1_loss(x, y, reduction=reduction, beta=0.5),
+    "smooth_l1_beta0": lambda lib, x, y, reduction: lib.nn.SmoothL1Loss(reduction=reduction, beta=0.0)(x, y),
+    "huber": lambda lib, x, y, reduction: lib.nn.HuberLoss(reduction=reduction, delta=1.5)(x, y),
+}
+PREDICTIONS = np.array([0.1, -2.0, 3.1, 0.45, -0.8, 1.7])
+TARGETS = np.array([0.0, 0.5, -0.2, 1.2, -0.6, 1.0])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", sorted(ROBUST_LOSSES))
+def test_robust_losses_values_and_gradients(name: str, reduction: str) -> None:
+    x = te.tensor(PREDICTIONS, dtype=te.float64, requires_grad=True)
+    y = te.tensor(TARGETS, dtype=te.float64)
+    assert gradcheck(lambda x: ROBUST_LOSSES[name](te, x, y, reduction), (x,))
+    distance = np.abs(PREDICTIONS - TARGETS)
+    if name == "huber":
+        expected = np.where(distance <= 1.5, 0.5 * distance**2, 1.5 * (distance - 0.75))
+    elif name == "smooth_l1":
+        expected = np.where(distance < 0.5, distance**2, distance - 0.25)
+    else:
+        expected = distance
+    expected = {"mean": expected.mean(), "sum": expected.sum(), "none": expected}[reduction]
+    np.testing.assert_allclose(ROBUST_LOSSES[name](te, x, y, reduction).detach().numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ROBUST_LOSSES))
+def test_robust_losses_match_pytorch(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    ours, theirs = te.tensor(PREDICTIONS, requires_grad=True), torch.tensor(PREDICTIONS, requires_grad=True)
+    ROBUST_LOSSES[name](te, ours, te.tensor(TARGETS), "mean").backward()
+    ROBUST_LOSSES[name](torch, theirs, torch.tensor(TARGETS), "mean").backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)

@@ -208,6 +208,33 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - y): quadratic near 0,
+    linear far out, so outliers pull less than in MSE."""
+    target = _as_target(target, input)
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    _check_same_size("smooth_l1_loss", input, target, broadcast_allowed=True)
+    distance = (input - target).abs()
+    if beta == 0:
+        return _reduce(distance, reduction, "smooth_l1_loss")
+    loss = where(distance < beta, 0.5 * distance * distance / beta, distance - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta): smooth_l1_loss times delta."""
+    target = _as_target(target, input)
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    _check_same_size("huber_loss", input, target, broadcast_allowed=True)
+    distance = (input - target).abs()
+    loss = where(distance <= delta, 0.5 * distance * distance, delta * (distance - 0.5 * delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:
     """-(y ln x + (1 - y) ln(1 - x)) for probabilities x in [0, 1], each log clamped at -100

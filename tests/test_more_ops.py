@@ -24,6 +24,8 @@ DIFFERENTIABLE: dict[str, Callable[[Any, Any], Any]] = {
     "bmm": lambda lib, x: lib.bmm(x.reshape(1, 3, 5), x.reshape(1, 5, 3)),
     "clamp_min": lambda lib, x: x.clamp_min(0.1),
     "clamp_max": lambda lib, x: x.clamp_max(0.9),
+    "cumsum_dim1": lambda lib, x: x.cumsum(1),
+    "cumsum_dim0_squared": lambda lib, x: lib.cumsum(x, 0) ** 2,
 }
 
 

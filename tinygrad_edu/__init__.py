@@ -21,7 +21,7 @@ from tinygrad_edu.functional import (
     min, minimum, mm, mul, ne, neg, norm, numel, permute, pow, prod, relu, reshape, rsqrt, sigmoid, sign, sin, softmax,
     split, sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where,
 )
-from tinygrad_edu.functional import argsort, bmm, ceil, flip, floor, index_select, round, sort, topk
+from tinygrad_edu.functional import argsort, bmm, ceil, cumsum, flip, floor, index_select, round, sort, topk
 from tinygrad_edu.serialization import load, save
 from tinygrad_edu import backends, cuda, datasets, linalg, nn, optim, utils, viz  # noqa: I001 - need the names above
 
@@ -53,7 +53,7 @@ def are_deterministic_algorithms_enabled() -> bool:
 __all__ = [
     "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "are_deterministic_algorithms_enabled",
     "argmax", "argmin", "argsort", "autograd", "backends", "bmm", "bool", "cat", "ceil", "chunk", "clamp", "clone",
-    "cos", "cuda", "datasets", "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye",
+    "cos", "cumsum", "cuda", "datasets", "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye",
     "flatten", "flip", "float", "float32", "float64", "floor", "from_numpy", "full", "full_like", "gather", "ge",
     "Generator", "get_default_dtype", "gt", "index_select", "inference_mode", "int64", "is_grad_enabled", "is_tensor",
     "isfinite", "isinf", "isnan", "le", "linalg", "linspace", "load", "log", "log_softmax", "logsumexp", "long", "lt",

@@ -15,7 +15,7 @@ from tinygrad_edu.tensor import Tensor, ValuesIndices, where  # where lives next
 
 __all__ = [
     "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "cat", "ceil",
-    "chunk", "clamp", "clone", "cos", "div", "eq", "exp", "flatten", "flip", "floor", "gather", "ge", "gt",
+    "chunk", "clamp", "clone", "cumsum", "cos", "div", "eq", "exp", "flatten", "flip", "floor", "gather", "ge", "gt",
     "index_select", "is_tensor", "isfinite", "isinf", "isnan", "le", "log", "log_softmax", "logsumexp", "lt",
     "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "ne", "neg", "norm", "numel", "permute", "pow",
     "prod", "relu", "reshape", "round", "rsqrt", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt",
@@ -450,3 +450,12 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: batch sizes differ: {input.shape} and {mat2.shape}")
     return input.matmul(mat2)
+
+
+def cumsum(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """Running sums along ``dim`` (the primitive ``ops.Cumsum``); integers and bools give int64."""
+    axis = normalize_dim("cumsum", dim, input.ndim if input.ndim else 1)
+    source = input if input.dtype.is_floating_point else input.to(backend.int64)
+    if input.ndim == 0:
+        return source.clone()
+    return ops.Cumsum.apply(source, axis)

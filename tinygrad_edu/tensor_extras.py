@@ -30,6 +30,9 @@ class MoreTensorMethods:
     def topk(self: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
         return tinygrad_edu.functional.topk(self, k, dim, largest, sorted)
 
+    def cumsum(self: Any, dim: int) -> Any:
+        return tinygrad_edu.functional.cumsum(self, dim)
+
     def index_select(self: Any, dim: int, index: Any) -> Any:
         return tinygrad_edu.functional.index_select(self, dim, index)
 

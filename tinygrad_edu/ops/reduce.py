@@ -117,3 +117,18 @@ def product_of_others(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     for position, axis in enumerate(kept + list(dims)):
         inverse[axis] = position
     return others.permute(*inverse)
+
+
+class Cumsum(Function):
+    """y_i = x_0 + ... + x_i along a dim;  dL/dx_i = g_i + ... + g_n: the gradients summed from the end."""
+
+    @staticmethod
+    def forward(ctx: Node, x: Tensor, dim: int) -> Any:
+        ctx.dim = dim
+        return array_namespace(x.array).cumsum(x.array, axis=dim)
+
+    @staticmethod
+    def backward(ctx: Node, grad: Tensor) -> tuple[Tensor, None]:
+        # x_i appears in y_i, y_i+1, ..., y_n: a cumulative sum of the reversed gradient, reversed.
+        from_the_end = Cumsum.apply(grad.flip(ctx.dim), ctx.dim)
+        return from_the_end.flip(ctx.dim), None

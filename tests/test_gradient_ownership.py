@@ -92,3 +92,19 @@ def test_two_backward_passes_accumulate_into_an_owned_gradient() -> None:
     (x * 2).sum().backward()
     (x * 3).sum().backward()
     assert x.grad.tolist() == [5.0, 5.0]
+
+
+def test_a_freed_gradients_id_never_marks_another_as_owned() -> None:
+    """Regression (found by tests/test_random_graphs.py): ``a`` receives three gradients,
+    summed as they come, so the tensors of the later ones are freed; Python gave one of their
+    ids to the read-only broadcast view that ``b`` receives from ``sum``, which was then stored
+    as ``b.grad`` without a copy, and the second backward pass could not add into it."""
+    for _ in range(5):
+        a = te.zeros(3, 4, dtype=te.float64, requires_grad=True)
+        b = te.zeros(4, dtype=te.float64, requires_grad=True)
+        for _ in range(2):
+            pool = [a, b, a.sigmoid(), a * a * 0.5]
+            sum(tensor.sum() for tensor in pool).backward()
+        assert b.grad.tolist() == [2.0] * 4
+        assert np.allclose(a.grad.numpy(), 2 * (1 + 0.25))
+        assert b.grad.array.flags.writeable

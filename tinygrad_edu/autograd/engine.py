@@ -295,9 +295,8 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
             parent_node, output_index = parent
             _add_node_grad(buffers, parent_node, output_index, gradient)
         else:
-            if builtin and _owns_its_memory(gradient, position, grad_inputs, grad_outputs):
-                owned.add(id(gradient))
-            _add_leaf_grad(leaf_grads, parent, gradient, owned)
+            fresh = builtin and _owns_its_memory(gradient, position, grad_inputs, grad_outputs)
+            _add_leaf_grad(leaf_grads, parent, gradient, owned, fresh)
     return passed_on
 
 
@@ -333,13 +332,19 @@ def _add_node_grad(buffers: dict[Node, list[Tensor | None]], node: Node, index: 
 
 
 def _add_leaf_grad(leaf_grads: dict[Tensor, Tensor], leaf: Tensor, gradient: Tensor,
-                   owned: set[int] | None = None) -> None:
+                   owned: set[int] | None = None, fresh: bool = False) -> None:
+    """Add ``gradient`` to the leaf's total. ``owned`` collects the ids of the totals that
+    only this sweep holds (``fresh`` says whether ``gradient`` is one): ids are only kept
+    for tensors that ``leaf_grads`` keeps alive, so a freed tensor's id, which Python may
+    give to a new object, is never in it."""
     previous = leaf_grads.get(leaf)
     if previous is None:
         leaf_grads[leaf] = gradient
+        if owned is not None and fresh:
+            owned.add(id(gradient))
         return
-    total = leaf_grads[leaf] = previous + gradient
-    if owned is not None:  # a new array that only this leaf holds; the previous one is dropped
+    total = leaf_grads[leaf] = previous + gradient  # a new array that only this leaf holds
+    if owned is not None:
         owned.discard(id(previous))
         owned.add(id(total))
 

@@ -1,7 +1,9 @@
 """The ops as functions: ``tinygrad_edu.exp(x)`` is ``x.exp()``, as in PyTorch.
 
-Only ``cat`` and ``stack`` (which take a list of tensors), ``where`` and ``norm`` are more
-than a one-line call of the Tensor method; the rules of every other op live with the method.
+Most are a one-line call of the Tensor method, whose op holds the rules. More than that:
+``cat`` and ``stack`` (a list of tensors), ``norm``, and at the end of the file the sorting,
+selecting, flipping and rounding ops, composed from indexing and ``where`` (their Tensor
+methods, in ``tensor_extras.py``, call them).
 """
 from __future__ import annotations
 

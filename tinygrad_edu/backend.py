@@ -1,17 +1,20 @@
 """The one place that knows which array library does the math.
 
 Every other module asks this one for arrays, dtypes, devices and random numbers; no op
-definition imports NumPy itself. Today the only backend is NumPy on the CPU. A GPU array
-library with NumPy's interface (CuPy) can be added here later, behind
-:func:`array_namespace`, without touching a single op.
+definition imports NumPy or CuPy itself. A tensor on the CPU holds a NumPy array; a tensor
+on ``"cuda"`` holds a CuPy array, which has NumPy's interface but lives on an NVIDIA GPU.
+Ops ask :func:`array_namespace` for the module that fits their inputs, so one op
+definition runs on both devices. CuPy is optional: it is imported the first time a
+``"cuda"`` device is used, and its absence (or a missing GPU) is reported by name then.
 
 Contents, top to bottom:
 - ``DType`` and the four dtypes (``float32 float64 int64 bool``), conversion from NumPy
   dtypes and from Python data, and PyTorch's type-promotion rule;
-- ``device``: where a tensor's memory lives (``"cpu"``; ``"cuda"`` gives a clear error);
+- ``device``: where a tensor's memory lives, and the moves between devices;
 - ``array_namespace``: the module whose functions (``exp``, ``matmul``, ...) ops call;
+- ``quiet_float_errors``: NumPy warns about overflow, PyTorch does not; ops run inside it;
 - the random number generator behind ``manual_seed``, ``rand``, ``randn``, ``randint``;
-- ``quiet_float_errors``: NumPy warns about overflow, PyTorch does not; ops run inside it.
+- array helpers (zeros, scalars, host copies, erf, scatter-add), files, printing.
 """
 from __future__ import annotations
 
@@ -107,13 +110,18 @@ def _dtype_for_numpy_array(array: np.ndarray) -> DType:
     )
 
 
-def as_array(data: Any, dtype: DType | None = None) -> np.ndarray:
-    """Turn Python numbers, nested lists or a NumPy array into a backend array.
+def as_array(data: Any, dtype: DType | None = None, where: "device | None" = None) -> Any:
+    """Turn Python numbers, nested lists or an array into a backend array on ``where``
+    (by default the CPU, or the GPU that a CuPy array ``data`` is on).
 
     With ``dtype=None`` the dtype is inferred as ``torch.tensor`` does: Python floats give
     float32, Python ints give int64, bools give bool, and a NumPy array keeps its dtype.
     Data is copied (``tensor(array)`` never shares memory with ``array``).
     """
+    if _cupy is not None and isinstance(data, _cupy.ndarray):  # GPU data: copied on its GPU
+        target = _dtype_for_numpy_array(data) if dtype is None else to_dtype(dtype)
+        copied = data.astype(target.numpy_dtype, copy=True)
+        return copied if where is None else to_device(copied, where)
     if isinstance(data, np.ndarray):
         array = data
         inferred = _dtype_for_numpy_array(array)
@@ -129,7 +137,8 @@ def as_array(data: Any, dtype: DType | None = None) -> np.ndarray:
         else:
             inferred = _dtype_for_numpy_array(array)
     target = inferred if dtype is None else to_dtype(dtype)
-    return np.array(array, dtype=target.numpy_dtype, copy=True)
+    copied = np.array(array, dtype=target.numpy_dtype, copy=True)
+    return copied if where is None or where.type == "cpu" else to_device(copied, where)
 
 
 def result_dtype(dims: list[DType], zero_dims: list[DType], python_numbers: list[Any]) -> DType:
@@ -179,7 +188,8 @@ def _category_of_python_number(number: Any) -> int:
 
 
 class device:  # noqa: N801 - PyTorch's lower-case name
-    """Where a tensor's memory lives: ``device("cpu")``; compares equal to ``"cpu"``.
+    """Where a tensor's memory lives: ``device("cpu")`` (NumPy) or ``device("cuda:0")``
+    (CuPy, on an NVIDIA GPU); compares equal to the string that names it.
 
     As in PyTorch, naming a device is always allowed (``device("cuda")`` is just a name);
     putting a tensor there is what fails, with the reason, where it is not available
@@ -222,42 +232,121 @@ class device:  # noqa: N801 - PyTorch's lower-case name
         return f"device(type='{self.type}', index={self.index})"
 
 
+CPU = device("cpu")
+_Device = device  # for code whose own argument is called `device`
+
+# CuPy is imported the first time a "cuda" device is asked for, never at package import:
+# `_cupy` is None until then, and every function below takes the NumPy path at the cost of
+# one `is None` test. Once CuPy is loaded, `DEVICES_IN_USE` turns True, and only from then
+# on do ops pay for the check that all their inputs live on one device.
+_cupy: Any = None
+DEVICES_IN_USE = False
+_CUDA_DEVICES: dict[int, device] = {}
+
+
+def _load_cupy(spec: str) -> Any:
+    """The CuPy module, after checking that it is installed and sees a GPU; otherwise a
+    RuntimeError that says which of the two is missing."""
+    global _cupy, DEVICES_IN_USE
+    if _cupy is not None:
+        return _cupy
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            f"device {spec!r} is not available: CuPy is not installed. The GPU backend runs on CuPy: "
+            f"pip install \"tinygrad_edu[cuda]\" (or the cupy-cudaXXx wheel for your CUDA version)"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CuPy's CUDARuntimeError when there is no driver or no GPU
+        count, reason = 0, f" ({type(error).__name__}: {error})"
+    else:
+        reason = ""
+    if count == 0:
+        raise RuntimeError(f"device {spec!r} is not available: CuPy is installed, but it finds no CUDA GPU{reason}")
+    _cupy, DEVICES_IN_USE = cupy, True
+    return cupy
+
+
 def check_available(spec: Any) -> device:
     """The device named by ``spec``, if tensors can live there; otherwise a RuntimeError
-    that says what is missing."""
+    that says what is missing (CuPy, a GPU, or a GPU of that index)."""
     where = device(spec)
     if where.type == "cuda":
-        raise RuntimeError(_cuda_unavailable_reason(str(spec)))
+        cupy = _load_cupy(str(spec))
+        count = cupy.cuda.runtime.getDeviceCount()
+        if (where.index or 0) >= count:
+            raise RuntimeError(f"device {str(spec)!r} is not available: CuPy sees {count} GPU(s), numbered from 0")
     return where
 
 
 def cuda_is_available() -> builtins.bool:
-    """False: this version computes on the CPU only (the GPU backend is still to come)."""
-    return False
-
-
-def _cuda_unavailable_reason(spec: str) -> str:
+    """True when CuPy is installed and sees at least one GPU."""
     try:
-        import cupy  # noqa: F401
-    except ImportError:
-        return (
-            f"device {spec!r} is not available: CuPy is not installed "
-            f"(the GPU backend runs on CuPy; install the CuPy wheel for your CUDA version)"
-        )
-    return f"device {spec!r} is not available: this version of tinygrad_edu has no GPU backend yet"
+        _load_cupy("cuda")
+    except RuntimeError:
+        return False
+    return True
 
 
-CPU = device("cpu")
-_Device = device  # for code whose own argument is called `device`
+def cuda_device_count() -> int:
+    return _cupy.cuda.runtime.getDeviceCount() if cuda_is_available() else 0
+
+
+def device_of(array: Any) -> device:
+    """The device an array lives on: the CPU for a NumPy array, ``cuda:N`` for a CuPy one."""
+    if _cupy is None or isinstance(array, np.ndarray):
+        return CPU
+    index = array.device.id
+    if index not in _CUDA_DEVICES:
+        _CUDA_DEVICES[index] = device("cuda", index)
+    return _CUDA_DEVICES[index]
 
 
 def array_namespace(*arrays: Any) -> Any:
-    """The module whose functions operate on these arrays (NumPy today).
+    """The module whose functions operate on these arrays: NumPy, or CuPy for GPU arrays.
 
     Ops call ``xp = array_namespace(x)`` and then ``xp.exp(x)``, ``xp.matmul(a, b)``...
-    so that a second backend only has to be answered here.
+    CuPy copies NumPy's interface, so the same op code runs on either device.
     """
+    if _cupy is not None:
+        for array in arrays:
+            if isinstance(array, _cupy.ndarray):
+                return _cupy
     return np
+
+
+def namespace_of(where: "device | None") -> Any:
+    """The array module of a device (NumPy for ``None``, the CPU)."""
+    if where is None or where.type == "cpu":
+        return np
+    return _load_cupy(str(where))
+
+
+def to_device(array: Any, where: Any) -> Any:
+    """The array on device ``where``: itself if it is there already, else a copy."""
+    where = device(where)
+    if where == device_of(array):
+        return array
+    if where.type == "cpu":
+        return array.get()
+    cupy = _load_cupy(str(where))
+    with cupy.cuda.Device(where.index or 0):
+        return cupy.asarray(array)
+
+
+def same_device(op: str, *arrays: Any) -> None:
+    """Raise PyTorch's error when the arrays of one op live on different devices. Called
+    only once CuPy is in use (``DEVICES_IN_USE``): before that every array is on the CPU."""
+    first = device_of(arrays[0])
+    for array in arrays[1:]:
+        other = device_of(array)
+        if other != first:
+            raise RuntimeError(
+                f"{op}: expected all tensors to be on the same device, but found at least two devices, "
+                f"{first} and {other}!"
+            )
 
 
 class _QuietFloatErrors:
@@ -306,6 +395,10 @@ class Generator:
     without touching the global seed:
 
         g = Generator().manual_seed(0)
+
+    Numbers for a CPU tensor come from NumPy's generator; numbers for a GPU tensor are drawn
+    on the GPU, by a CuPy generator seeded with the same seed (as in PyTorch, the two
+    devices give different numbers for the same seed, each reproducibly).
     """
 
     def __init__(self, device: Any = "cpu") -> None:
@@ -315,10 +408,58 @@ class Generator:
     def manual_seed(self, seed: int) -> "Generator":
         self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
+        self._gpu_seed = self._seed
+        self._gpu_draws: dict[int, _GpuDraws] = {}
         return self
 
     def initial_seed(self) -> int:
         return self._seed
+
+    def seed_gpu(self, seed: int) -> None:
+        """Re-seed only the GPU draws (``cuda.manual_seed``); the CPU's are untouched."""
+        self._gpu_seed = int(seed)
+        self._gpu_draws = {}
+
+    def draws_on(self, where: "device | None") -> Any:
+        """An object with NumPy's Generator methods (``random``, ``standard_normal``,
+        ``integers``, ``uniform``, ``normal``, ``permutation``) that makes arrays on ``where``."""
+        if where is None or where.type == "cpu":
+            return self.rng
+        index = where.index or 0
+        if index not in self._gpu_draws:
+            self._gpu_draws[index] = _GpuDraws(_load_cupy(str(where)), self._gpu_seed, index)
+        return self._gpu_draws[index]
+
+
+class _GpuDraws:
+    """CuPy's ``RandomState`` under the method names of NumPy's ``Generator``."""
+
+    def __init__(self, cupy: Any, seed: int, index: int) -> None:
+        self.cupy, self.index = cupy, index
+        with cupy.cuda.Device(index):
+            self.state = cupy.random.RandomState(seed % 2**63)
+
+    def _draw(self, method: str, *args: Any) -> Any:
+        with self.cupy.cuda.Device(self.index):
+            return getattr(self.state, method)(*args)
+
+    def random(self, shape: Any) -> Any:
+        return self._draw("random_sample", shape)
+
+    def standard_normal(self, shape: Any) -> Any:
+        return self._draw("standard_normal", shape)
+
+    def uniform(self, low: float, high: float, shape: Any) -> Any:
+        return self._draw("uniform", low, high, shape)
+
+    def normal(self, mean: float, std: float, shape: Any) -> Any:
+        return self._draw("normal", mean, std, shape)
+
+    def integers(self, low: int, high: int, shape: Any) -> Any:
+        return self._draw("randint", low, high, shape)
+
+    def permutation(self, n: int) -> Any:
+        return self._draw("permutation", n)
 
 
 DEFAULT_GENERATOR = Generator()
@@ -329,18 +470,19 @@ def manual_seed(seed: int) -> Generator:
     return DEFAULT_GENERATOR.manual_seed(seed)
 
 
-def generator() -> np.random.Generator:
-    """The default generator's NumPy generator (read at call time, so ``manual_seed`` takes effect)."""
-    return DEFAULT_GENERATOR.rng
+def generator(where: "device | None" = None) -> Any:
+    """The default generator's draws on a device (read at call time, so ``manual_seed``
+    takes effect); NumPy's generator for the CPU."""
+    return DEFAULT_GENERATOR.draws_on(where)
 
 
-def generator_or_default(generator: "Generator | None") -> np.random.Generator:
-    """The NumPy generator behind a user's ``generator=`` argument, or the global one."""
+def generator_or_default(generator: "Generator | None", where: "device | None" = None) -> Any:
+    """The draws behind a user's ``generator=`` argument, or the global ones, on a device."""
     if generator is None:
-        return DEFAULT_GENERATOR.rng
+        return DEFAULT_GENERATOR.draws_on(where)
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a tinygrad_edu.Generator, got {type(generator).__name__}")
-    return generator.rng
+    return generator.draws_on(where)
 
 
 # ----------------------------------------------------------------------------------------
@@ -348,12 +490,23 @@ def generator_or_default(generator: "Generator | None") -> np.random.Generator:
 # ----------------------------------------------------------------------------------------
 
 
-def zeros(shape: tuple[int, ...], dtype: DType) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype.numpy_dtype)
+def zeros(shape: tuple[int, ...], dtype: DType, where: "device | None" = None) -> Any:
+    """Zeros on a device (the CPU when ``where`` is None)."""
+    if where is None or where.type == "cpu":
+        return np.zeros(shape, dtype=dtype.numpy_dtype)
+    cupy = _load_cupy(str(where))
+    with cupy.cuda.Device(where.index or 0):
+        return cupy.zeros(shape, dtype=dtype.numpy_dtype)
+
+
+def is_host_array(value: Any) -> builtins.bool:
+    """A NumPy array (on the CPU)."""
+    return isinstance(value, np.ndarray)
 
 
 def is_array(value: Any) -> builtins.bool:
-    return isinstance(value, np.ndarray)
+    """A NumPy array, or a CuPy array once CuPy is in use."""
+    return isinstance(value, np.ndarray) or (_cupy is not None and isinstance(value, _cupy.ndarray))
 
 
 def python_number(value: Any) -> Any:
@@ -362,28 +515,50 @@ def python_number(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def asarray(value: Any, dtype: DType | None = None) -> np.ndarray:
-    """An array from an array-like (a NumPy scalar from a full reduction, a list of ints)."""
-    return np.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
+def asarray(value: Any, dtype: DType | None = None, like: Any = None) -> Any:
+    """An array from an array-like (a NumPy scalar from a full reduction, a list of ints),
+    on the device of ``like`` (an array) when given, else where ``value`` already is."""
+    xp = array_namespace(value, like)
+    if xp is not np and not isinstance(value, xp.ndarray):
+        with xp.cuda.Device(like.device.id):
+            return xp.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
+    return xp.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
 
 
-def scalar(value: Any, dtype: DType) -> np.ndarray:
-    """A 0-d array holding a Python number, in ``dtype``."""
-    return np.array(value, dtype=dtype.numpy_dtype)
+def scalar(value: Any, dtype: DType, where: "device | None" = None) -> Any:
+    """A 0-d array holding a Python number, in ``dtype``, on a device."""
+    array = np.array(value, dtype=dtype.numpy_dtype)
+    return array if where is None or where.type == "cpu" else to_device(array, where)
 
 
 def to_host(array: Any) -> np.ndarray:
-    """A NumPy array on the host (a no-op on the CPU backend)."""
-    return array
+    """A NumPy array on the host: the array itself on the CPU, a copy from the GPU."""
+    return array if isinstance(array, np.ndarray) else array.get()
 
 
 _erf_elementwise = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def erf(array: Any) -> np.ndarray:
+def erf(array: Any) -> Any:
     """The error function, elementwise. NumPy has none, so Python's ``math.erf`` (the C
-    library's, accurate to the last bit) runs per element: slow for big arrays, exact."""
+    library's, accurate to the last bit) runs per element: slow for big arrays, exact.
+    On the GPU, CuPy's ``cupyx.scipy.special.erf`` kernel."""
+    if not isinstance(array, np.ndarray):
+        from cupyx.scipy.special import erf as gpu_erf
+
+        return gpu_erf(array).astype(array.dtype, copy=False)
     return _erf_elementwise(array).astype(array.dtype, copy=False)
+
+
+def scatter_add(target: Any, key: Any, values: Any) -> None:
+    """``target[key] += values`` where repeated indices in ``key`` each add their value
+    (NumPy's ``add.at``; on the GPU, CuPy's ``cupyx.scatter_add``, which means the same)."""
+    if isinstance(target, np.ndarray):
+        np.add.at(target, key, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, key, values)
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every one takes ``dtype=``, ``device=`` and ``requires_grad=`` as PyTorch's do, and sizes
 either as separate ints (``zeros(2, 3)``) or as one tuple (``zeros((2, 3))``). Random
-tensors come from the generator that ``manual_seed`` seeds (``backend.generator``).
+tensors come from the generator that ``manual_seed`` seeds (``backend.generator``), drawn
+on the device asked for; other tensors are made on the CPU and copied there.
 """
 from __future__ import annotations
 
@@ -29,10 +30,15 @@ def _size(size: tuple[Any, ...], keyword: Any = None) -> tuple[int, ...]:
     return tuple(size)
 
 
+def _where(device: Any) -> backend.device | None:
+    """The device asked for, checked (a clear error if it is not available); None: the CPU."""
+    return None if device is None else backend.check_available(device)
+
+
 def _make(array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
-    """The one exit of every creation function: dtype conversion, device check, requires_grad."""
+    """The one exit of every creation function: device, dtype conversion, requires_grad."""
     if device is not None:
-        backend.check_available(device)
+        array = backend.to_device(array, backend.check_available(device))
     tensor = Tensor._wrap(array)
     if dtype is not None and backend.to_dtype(dtype) is not tensor.dtype:
         tensor = Tensor._wrap(array.astype(backend.to_dtype(dtype).numpy_dtype))
@@ -77,7 +83,7 @@ def from_numpy(array: Any) -> Tensor:
 
 
 def zeros(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(backend.zeros(_size(sizes, size), _dtype_or_float32(dtype)), dtype, device, requires_grad)
+    return _make(backend.zeros(_size(sizes, size), _dtype_or_float32(dtype), _where(device)), dtype, None, requires_grad)
 
 
 def ones(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -94,23 +100,27 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requ
     size = _size((size,) if isinstance(size, int) else (tuple(size),))
     if dtype is None:
         dtype = backend.result_dtype([], [], [fill_value])
-    array = backend.zeros(size, backend.to_dtype(dtype))
+    array = backend.zeros(size, backend.to_dtype(dtype), _where(device))
     array[...] = fill_value
-    return _make(array, None, device, requires_grad)
+    return _make(array, None, None, requires_grad)
+
+
+def _like(input: Tensor, dtype: Any, device: Any) -> dict[str, Any]:  # noqa: A002
+    """``*_like`` functions take the input's dtype and device unless told otherwise."""
+    return {"dtype": input.dtype if dtype is None else dtype, "device": input.device if device is None else device}
 
 
 def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return zeros(input.shape, **_like(input, dtype, device), requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return ones(input.shape, **_like(input, dtype, device), requires_grad=requires_grad)
 
 
 def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
               requires_grad: bool = False) -> Tensor:
-    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=device,
-                requires_grad=requires_grad)
+    return full(input.shape, fill_value, **_like(input, dtype, device), requires_grad=requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
@@ -151,16 +161,16 @@ def rand(*sizes: Any, size: Any = None, generator: Any = None, dtype: Any = None
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     dtype = _random_float_dtype("rand", dtype)
-    values = backend.generator_or_default(generator).random(_size(sizes, size))
-    return _make(values.astype(dtype.numpy_dtype), None, device, requires_grad)
+    values = backend.generator_or_default(generator, _where(device)).random(_size(sizes, size))
+    return _make(values.astype(dtype.numpy_dtype), None, None, requires_grad)
 
 
 def randn(*sizes: Any, size: Any = None, generator: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal: mean 0, variance 1."""
     dtype = _random_float_dtype("randn", dtype)
-    values = backend.generator_or_default(generator).standard_normal(_size(sizes, size))
-    return _make(values.astype(dtype.numpy_dtype), None, device, requires_grad)
+    values = backend.generator_or_default(generator, _where(device)).standard_normal(_size(sizes, size))
+    return _make(values.astype(dtype.numpy_dtype), None, None, requires_grad)
 
 
 def randint(low: int = 0, high: int | None = None, size: Any = None, generator: Any = None, dtype: Any = None,
@@ -173,8 +183,8 @@ def randint(low: int = 0, high: int | None = None, size: Any = None, generator: 
     if high <= low:
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     shape = _size((size,) if isinstance(size, int) else (tuple(size),))
-    array = backend.generator_or_default(generator).integers(low, high, shape).astype(backend.int64.numpy_dtype)
-    return _make(array, dtype, device, requires_grad)
+    draws = backend.generator_or_default(generator, _where(device))
+    return _make(draws.integers(low, high, shape).astype(backend.int64.numpy_dtype), dtype, None, requires_grad)
 
 
 def randperm(n: int, generator: Any = None, dtype: Any = None, device: Any = None,
@@ -182,13 +192,13 @@ def randperm(n: int, generator: Any = None, dtype: Any = None, device: Any = Non
     """A random permutation of 0 .. n-1 (int64), e.g. to shuffle a data set."""
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
-    values = backend.generator_or_default(generator).permutation(n)
-    return _make(values.astype(backend.int64.numpy_dtype), dtype, device, requires_grad)
+    values = backend.generator_or_default(generator, _where(device)).permutation(n)
+    return _make(values.astype(backend.int64.numpy_dtype), dtype, None, requires_grad)
 
 
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return rand(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return rand(input.shape, **_like(input, dtype, device), requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return randn(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return randn(input.shape, **_like(input, dtype, device), requires_grad=requires_grad)

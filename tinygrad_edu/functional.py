@@ -425,7 +425,7 @@ def flip(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
 def _without_gradient(input: Tensor, values: Any) -> Tensor:  # noqa: A002
     """``values`` as a result of ``input`` whose gradient is 0 everywhere (round, floor,
     ceil are step functions): a ``where`` that always takes the values passes nothing back."""
-    never = Tensor._wrap(backend.zeros(input.shape, backend.bool))
+    never = Tensor._wrap(backend.zeros(input.shape, backend.bool, input.device))
     return where(never, input, Tensor._wrap(values))
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from tinygrad_edu import backend
 
 
-def index_key(key: Any) -> tuple[Any, ...]:
-    """Normalise an index key: a tuple whose tensors and lists became backend arrays.
+def index_key(key: Any, like: Any = None) -> tuple[Any, ...]:
+    """Normalise an index key: a tuple whose tensors and lists became backend arrays, on
+    the device of the indexed array ``like`` (a CPU index tensor can index a GPU tensor).
 
     Integer arrays must be int64-like and boolean masks bool; float indices are refused.
     An Ellipsis is appended when there is none, so the result is always an array (a view
@@ -33,6 +34,8 @@ def index_key(key: Any) -> tuple[Any, ...]:
                 raise IndexError(f"index: tensors used as indices must be integer or bool, got {part.dtype}")
             if part.dtype.kind == "b" and part.ndim == 0:
                 part = builtins.bool(part)
+            elif like is not None and backend.DEVICES_IN_USE:
+                part = backend.to_device(part, backend.device_of(like))
         elif not isinstance(part, (builtins.int, slice, type(None), type(Ellipsis))):
             raise IndexError(f"index: unsupported index of type {type(part).__name__}")
         normalised.append(part)

@@ -27,16 +27,20 @@ _CONSTANTS: dict[tuple[Any, DType], Tensor] = {}
 _MAX_CONSTANTS = 1024
 
 
-def constant(value: builtins.int | builtins.float, dtype: DType) -> Tensor:
-    """A Python number as a 0-d tensor of ``dtype``. The same number in the same dtype (the
-    0.5 in ``y * 0.5``, on every step of a training loop) is made once and reused: nothing
-    ever writes into these tensors, and making one costs about a microsecond."""
+def constant(value: builtins.int | builtins.float, dtype: DType, like: Any = None) -> Tensor:
+    """A Python number as a 0-d tensor of ``dtype``, on the device of the array ``like``.
+    The same number in the same dtype (the 0.5 in ``y * 0.5``, on every step of a training
+    loop) is made once and reused: nothing ever writes into these tensors, and making one
+    costs about a microsecond on the CPU (and a host-to-GPU copy on the GPU)."""
+    where = None  # the CPU
+    if backend.DEVICES_IN_USE and like is not None and not backend.is_host_array(like):
+        where = backend.device_of(like)
     if value == 0 or value != value or value in (math.inf, -math.inf):
-        return Tensor._wrap(backend.scalar(value, dtype))  # -0.0 == 0.0 and NaN != NaN: not cached
-    key = (value, dtype)
+        return Tensor._wrap(backend.scalar(value, dtype, where))  # -0.0 == 0.0 and NaN != NaN: not cached
+    key = (value, dtype, where)
     tensor = _CONSTANTS.get(key)
     if tensor is None:
-        tensor = Tensor._wrap(backend.scalar(value, dtype))
+        tensor = Tensor._wrap(backend.scalar(value, dtype, where))
         if len(_CONSTANTS) < _MAX_CONSTANTS:
             _CONSTANTS[key] = tensor
     return tensor
@@ -53,10 +57,12 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
                     broadcast_shape(op, left.shape, right.shape)
                 return [left, right]
             if type(right) in (builtins.float, builtins.int) and left.dtype.is_floating_point:
-                return [left, constant(right, left.dtype)]
+                return [left, constant(right, left.dtype, left.array)]
         elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
-            return [constant(left, right.dtype), right]
+            return [constant(left, right.dtype, right.array), right]
     values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
+    # numbers, lists and NumPy arrays join the tensors' device (the first tensor's)
+    home = next((value.device for value in values if isinstance(value, Tensor)), None)
     with_shape: list[DType] = []
     zero_dim: list[DType] = []
     numbers: list[Any] = []
@@ -69,7 +75,7 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
             converted.append(value)
             continue
         elif backend.is_array(value) or isinstance(value, (list, tuple)):
-            tensor = Tensor(value)
+            tensor = Tensor(value, device=home)
         else:
             raise TypeError(f"{op}: unsupported operand type {type(value).__name__}")
         (with_shape if tensor.ndim else zero_dim).append(tensor.dtype)
@@ -77,9 +83,11 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
     dtype = backend.result_dtype(with_shape, zero_dim, numbers)
     tensors = [
         (value if value.dtype is dtype else value.to(dtype)) if isinstance(value, Tensor)
-        else Tensor._wrap(backend.scalar(value, dtype))
+        else Tensor._wrap(backend.scalar(value, dtype, home))
         for value in converted
     ]
+    if backend.DEVICES_IN_USE:
+        backend.same_device(op, *(tensor.array for tensor in tensors))
     if check_broadcast:
         first = tensors[0].shape
         if any(tensor.shape != first for tensor in tensors[1:]):
@@ -95,11 +103,15 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 
 def compare(op: str, left: Any, right: Any) -> Tensor:
     a, b = promote_operands(op, left, right)
+    if backend.DEVICES_IN_USE:  # not an op of the graph, so Function.apply does not check
+        backend.same_device(op, a.array, b.array)
     return Tensor._wrap(backend.asarray(COMPARISONS[op](a.array, b.array)))
 
 
 def logical(op: str, left: Any, right: Any) -> Tensor:
     a, b = promote_operands(op, left, right)
+    if backend.DEVICES_IN_USE:
+        backend.same_device(op, a.array, b.array)
     if a.dtype.is_floating_point:
         raise TypeError(f"{op}: logical/bitwise ops need bool or integer tensors, got {a.dtype}")
     xp = backend.array_namespace(a.array)
@@ -111,6 +123,8 @@ def floor_divide(left: Any, right: Any) -> Tensor:
     """``//`` with Python's (and PyTorch's) floor rounding. Piecewise constant, so it is left
     out of the graph (PyTorch has no derivative for it either)."""
     a, b = promote_operands("floor_divide", left, right)
+    if backend.DEVICES_IN_USE:
+        backend.same_device("floor_divide", a.array, b.array)
     check_integer_divisor("floor_divide", a, b)
     return Tensor._wrap(backend.asarray(backend.array_namespace(a.array).floor_divide(a.array, b.array)))
 

@@ -40,8 +40,11 @@ def _encode(value: Any, arrays: dict[str, Any], path: str) -> Any:
     """The JSON description of ``value``; tensors are moved into ``arrays``."""
     if isinstance(value, Tensor):
         name = f"tensor_{len(arrays)}"
-        arrays[name] = backend.to_host(value.array)
-        return {"tensor": len(arrays) - 1, "sha256": _digest(arrays[name])}
+        arrays[name] = backend.to_host(value.array)  # files always hold host arrays
+        entry = {"tensor": len(arrays) - 1, "sha256": _digest(arrays[name])}
+        if value.device.type != "cpu":
+            entry["device"] = str(value.device)  # where load() puts it back, unless map_location says otherwise
+        return entry
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"value": value}
     if isinstance(value, dict):
@@ -83,8 +86,8 @@ def _text(arrays: dict[str, Any], name: str, source: str) -> str:
         raise LoadError(f"load: {source} is damaged (its {name} entry is not text)") from None
 
 
-def _decode(node: Any, arrays: dict[str, Any], source: str, used: set[str]) -> Any:
-    if not isinstance(node, dict) or len(node) not in (1, 2):
+def _decode(node: Any, arrays: dict[str, Any], source: str, used: set[str], map_location: Any) -> Any:
+    if not isinstance(node, dict) or len(node) not in (1, 2, 3):
         raise LoadError(f"load: {source} is damaged (unexpected structure entry {str(node)[:80]!r})")
     if "tensor" in node:
         name = f"tensor_{node['tensor']}"
@@ -96,21 +99,38 @@ def _decode(node: Any, arrays: dict[str, Any], source: str, used: set[str]) -> A
         if _digest(array) != node.get("sha256"):
             raise LoadError(f"load: {source} has been modified or damaged ({name} does not match its checksum)")
         used.add(name)
-        return Tensor._wrap(array)
+        return _placed(Tensor._wrap(array), str(node.get("device", "cpu")), map_location)
     kind, content = next(iter(node.items()))
     if kind == "value" and (content is None or isinstance(content, (bool, int, float, str))):
         return content
     if kind in ("list", "tuple") and isinstance(content, list):
-        items = [_decode(item, arrays, source, used) for item in content]
+        items = [_decode(item, arrays, source, used, map_location) for item in content]
         return items if kind == "list" else tuple(items)
     if kind == "dict" and isinstance(content, list):
         result = {}
         for pair in content:
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))):
                 raise LoadError(f"load: {source} is damaged (a dict entry is malformed)")
-            result[pair[0]] = _decode(pair[1], arrays, source, used)
+            result[pair[0]] = _decode(pair[1], arrays, source, used, map_location)
         return result
     raise LoadError(f"load: {source} is damaged (unknown structure entry {kind!r})")
+
+
+def _placed(tensor: Tensor, saved_device: str, map_location: Any) -> Tensor:
+    """A loaded (host) tensor on the device that ``map_location`` and the file ask for."""
+    if callable(map_location):
+        placed = map_location(tensor, saved_device)
+        return placed if isinstance(placed, Tensor) else tensor
+    if isinstance(map_location, dict):
+        target = map_location.get(saved_device, saved_device)
+    else:
+        target = saved_device if map_location is None else map_location
+    try:
+        where = backend.check_available(target)
+    except RuntimeError as error:
+        raise RuntimeError(f"load: a tensor was saved from {saved_device!r}, but {error}; on a machine without "
+                           f"that device, pass map_location='cpu'") from None
+    return Tensor._wrap(backend.to_device(tensor.array, where))
 
 
 def _explain_refusal(numpy_message: str, source: str) -> str:
@@ -129,7 +149,9 @@ def _explain_refusal(numpy_message: str, source: str) -> str:
 def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored: Any) -> Any:
     """Read what ``save`` wrote. Never unpickles and never runs code from the file.
 
-    ``map_location`` names the device to put the tensors on (only ``"cpu"`` here);
+    Tensors go back to the device they were saved from, unless ``map_location`` says
+    otherwise: a device (``"cpu"``, ``"cuda:0"``) for all of them, a dict from saved device
+    to new one (``{"cuda:0": "cpu"}``), or a function ``(tensor, saved_device) -> tensor``.
     ``weights_only`` is accepted for PyTorch scripts and is always true in effect.
     """
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
@@ -151,7 +173,7 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored:
     except json.JSONDecodeError:
         raise LoadError(f"load: {source} is damaged (its structure is not valid JSON)") from None
     used: set[str] = set()
-    result = _decode(structure, arrays, source, used)
+    result = _decode(structure, arrays, source, used, map_location)
     extra = sorted(set(arrays) - used - {"__structure__", "__format__"})
     if extra:
         raise LoadError(f"load: {source} has entries that its structure does not mention: {extra[:5]}")

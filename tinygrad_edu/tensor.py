@@ -63,13 +63,13 @@ class Tensor(MoreTensorMethods):
         if not isinstance(requires_grad, builtins.bool):  # e.g. PyTorch's legacy Tensor(2, 3)
             raise TypeError(f"Tensor(data, requires_grad=...): requires_grad must be a bool, got {requires_grad!r} "
                             f"(for an uninitialised tensor of a given size, use empty(2, 3) or zeros(2, 3))")
-        if device is not None:
-            backend.check_available(device)  # raises a clear error for an unavailable device
+        where = None if device is None else backend.check_available(device)  # a clear error if unavailable
         if isinstance(data, Tensor):
             target = data.dtype if dtype is None else backend.to_dtype(dtype)
             array = data.array.astype(target.numpy_dtype, copy=True)
+            array = array if where is None else backend.to_device(array, where)
         else:
-            array = backend.as_array(data, dtype)
+            array = backend.as_array(data, dtype, where)
         self._setup(array)
         if requires_grad:
             self.requires_grad = True
@@ -109,7 +109,12 @@ class Tensor(MoreTensorMethods):
 
     @property
     def device(self) -> backend.device:
-        return backend.CPU
+        """Where the values live: ``cpu`` (a NumPy array) or ``cuda:N`` (a CuPy array)."""
+        return backend.device_of(self.array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -137,7 +142,7 @@ class Tensor(MoreTensorMethods):
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        self.array = value.array if isinstance(value, Tensor) else backend.as_array(value, self.dtype)
+        self.array = value.array if isinstance(value, Tensor) else backend.as_array(value, self.dtype, self.device)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
@@ -217,6 +222,8 @@ class Tensor(MoreTensorMethods):
     def __repr__(self) -> str:
         empty = self.numel() == 0
         extras = [f"size={self.shape}"] if empty and self.ndim != 1 else []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
         if self.dtype not in (backend.float32, backend.int64, backend.bool) or (empty and self.dtype is not backend.float32):
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
@@ -294,17 +301,21 @@ class Tensor(MoreTensorMethods):
             raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
         for arg in args:
             if isinstance(arg, Tensor):
-                target = arg.dtype
+                target, device_spec = arg.dtype, arg.device
             elif isinstance(arg, (str, backend.device)):
                 device_spec = arg
             else:
                 target = arg
-        if device_spec is not None:
-            backend.check_available(device_spec)
         result = self
         if target is not None and backend.to_dtype(target) is not self.dtype:
             result = ops.Cast.apply(self, backend.to_dtype(target))
-        elif copy:
+        if device_spec is not None:
+            where = backend.check_available(device_spec)
+            if where.type == "cuda" and where.index is None:
+                where = backend.device("cuda", 0)  # "cuda" means the current GPU, which is GPU 0 here
+            if where != result.device:
+                result = ops.ToDevice.apply(result, where)
+        if copy and result is self:
             result = self.clone()
         return result
 
@@ -328,10 +339,13 @@ class Tensor(MoreTensorMethods):
         return self.to(other.dtype)
 
     def cpu(self) -> Tensor:
-        return self
+        return self.to("cpu")
 
-    def cuda(self) -> Tensor:
-        return self.to("cuda")
+    def cuda(self, device: Any = None) -> Tensor:
+        """This tensor on the GPU (``cuda(1)`` or ``cuda("cuda:1")`` for another one)."""
+        if device is None:
+            return self.to("cuda")
+        return self.to(device if isinstance(device, (str, backend.device)) else f"cuda:{device}")
 
     def clone(self) -> Tensor:
         return ops.Clone.apply(self)
@@ -340,10 +354,10 @@ class Tensor(MoreTensorMethods):
         return self
 
     def new_zeros(self, *size: Any) -> Tensor:
-        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype))
+        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype, self.device))
 
     def new_ones(self, *size: Any) -> Tensor:
-        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype) + 1)
+        return Tensor._wrap(backend.zeros(shape_from_args(size), self.dtype, self.device) + 1)
 
     def _as_floating(self) -> Tensor:
         """Integer and bool tensors become float32 before float math, as PyTorch does."""
@@ -795,6 +809,7 @@ class Tensor(MoreTensorMethods):
                 f"gather: index must be an int64 tensor with {self.ndim} "
                 f"dims, got {index.dtype} of shape {index.shape}"
             )
+        index = index.to(self.device)
         xp = backend.array_namespace(index.array)
         grids = xp.ix_(*[xp.arange(size) for size in index.shape]) if index.ndim else ()
         key = tuple(index.array if a == axis else grid for a, grid in enumerate(grids))
@@ -805,15 +820,18 @@ class Tensor(MoreTensorMethods):
     # ------------------------------------------------------------------------------------
 
     def __getitem__(self, key: Any) -> Tensor:
-        key = index_key(key)
+        key = index_key(key, self.array)
         basic, advanced = split_ints_from_arrays(key)
         if advanced is None:
             return ops.Index.apply(self, key)
         return ops.Index.apply(ops.Index.apply(self, basic), advanced)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        key = index_key(key)
-        value = value.to(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype)
+        key = index_key(key, self.array)
+        if isinstance(value, Tensor):
+            value = value.to(self.dtype, self.device)
+        else:
+            value = Tensor(value, dtype=self.dtype, device=self.device)
         if GRAD_MODE.enabled and (self.requires_grad or value.requires_grad):
             self._check_inplace_allowed("setitem")
             self._become(ops.IndexPut.apply(self._snapshot(), value, key))
@@ -902,22 +920,23 @@ class Tensor(MoreTensorMethods):
     def copy_(self, source: Any) -> Tensor:
         """Overwrite the values with ``source`` (broadcast, converted to this dtype). On the
         graph, the gradient flows to ``source`` and none to the overwritten values."""
-        source = source if isinstance(source, Tensor) else Tensor(source)
+        source = source.to(self.device) if isinstance(source, Tensor) else Tensor(source, device=self.device)
         broadcast_shape("copy_", self.shape, source.shape)
-        return self._inplace("copy_", lambda current: where(_TRUE, source, current), any_cast=True)
+        return self._inplace("copy_", lambda current: where(_true_on(current), source, current), any_cast=True)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._inplace("fill_", lambda current: where(_TRUE, value, current), any_cast=True)
+        value = value.to(self.device) if isinstance(value, Tensor) else value
+        return self._inplace("fill_", lambda current: where(_true_on(current), value, current), any_cast=True)
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        values = backend.generator().uniform(a, b, self.shape)
+        values = backend.generator(self.device).uniform(a, b, self.shape)
         return self._inplace("uniform_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        values = backend.generator().normal(mean, std, self.shape)
+        values = backend.generator(self.device).normal(mean, std, self.shape)
         return self._inplace("normal_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
 
     # ------------------------------------------------------------------------------------
@@ -965,7 +984,14 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyT
     return ops.Where.apply(condition, a, b)
 
 
-_TRUE = Tensor._wrap(backend.asarray(True))  # `where(_TRUE, value, self)` overwrites self on the graph
+_TRUE = {backend.CPU: Tensor._wrap(backend.asarray(True))}
+
+
+def _true_on(tensor: Tensor) -> Tensor:
+    """A 0-d True on the tensor's device: ``where(True, value, self)`` overwrites self on the graph."""
+    if tensor.device not in _TRUE:
+        _TRUE[tensor.device] = Tensor._wrap(backend.scalar(True, backend.bool, tensor.device))
+    return _TRUE[tensor.device]
 
 
 def _arg_reduce(op: str, tensor: Tensor, dim: int | None, keepdim: bool) -> Tensor:

@@ -107,7 +107,9 @@ def numpy_floor(problem: ClassificationProblem) -> Trainer:
 # ----------------------------------------------------------------------------------------
 
 
-def framework(torch: ModuleType, problem: ClassificationProblem) -> Trainer:
+def framework(torch: ModuleType, problem: ClassificationProblem, device: str = "cpu") -> Trainer:
+    """The PyTorch-style script; ``device="cuda"`` trains on the GPU (the model and the data
+    are moved there once, as a user would; the final ``loss.item()`` waits for the GPU)."""
     nn, optim = torch.nn, torch.optim
     layers = []
     for initial in problem.weights:
@@ -115,7 +117,9 @@ def framework(torch: ModuleType, problem: ClassificationProblem) -> Trainer:
         layers += [nn.Linear(in_features, out_features), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])  # no ReLU after the last layer
     load_linear_weights(torch, model, problem.weights)
-    inputs, labels = torch.from_numpy(problem.inputs), torch.from_numpy(problem.labels)
+    model.to(device)
+    inputs = torch.from_numpy(problem.inputs).to(device)
+    labels = torch.from_numpy(problem.labels).to(device)
     loss_function = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=problem.learning_rate)
 

@@ -147,7 +147,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 f"pass allow_unused=True to get None for it"
             )
         if result is None and materialize_grads:
-            result = Tensor._wrap(backend.zeros(tensor.shape, tensor.dtype))
+            result = Tensor._wrap(backend.zeros(tensor.shape, tensor.dtype, tensor.device))
         results.append(result)
     return tuple(results)
 
@@ -306,9 +306,10 @@ def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_gra
     ``retain_grad`` and ``grad(..., inputs=)`` captures."""
     completed = []
     for index, gradient in enumerate(grad_outputs):
-        if gradient is None:
+        if gradient is None:  # on the device of a gradient that did arrive (one always did)
             shape, dtype = node.output_meta[index]
-            gradient = Tensor._wrap(backend.zeros(shape, dtype))
+            present = next(other for other in grad_outputs if other is not None)
+            gradient = Tensor._wrap(backend.zeros(shape, dtype, present.device))
         if node.hooks is not None:
             for hook in node.hooks.get(index, ()):
                 replaced = hook(gradient)

@@ -148,6 +148,8 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on ``args`` and record the call if a gradient will be needed."""
         needs_input_grad = tuple([isinstance(arg, Tensor) and arg._requires_grad for arg in args])
+        if backend.DEVICES_IN_USE:  # False until the first GPU tensor: CPU-only programs skip the check
+            _check_one_device(cls, args)
         previous_mode = GRAD_MODE.enabled
         record = previous_mode and True in needs_input_grad
         ctx = Node(cls, needs_input_grad)
@@ -173,6 +175,14 @@ class Function:
         if record:
             _record(ctx, args, outputs, needs_input_grad)
         return outputs if is_tuple else outputs[0]
+
+
+def _check_one_device(cls: type, args: tuple[Any, ...]) -> None:
+    """All tensor inputs of one op must live on one device (PyTorch's rule): NumPy cannot
+    read GPU memory, and CuPy does not copy host arrays silently."""
+    arrays = [arg.array for arg in args if isinstance(arg, Tensor)]
+    if len(arrays) > 1:
+        backend.same_device(cls.__name__, *arrays)
 
 
 def _as_tensor(output: Any, inputs: tuple[Any, ...]) -> Tensor:

@@ -122,7 +122,7 @@ def _analytic_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[Any
 
     Row r is the gradient of output element r: one backward pass with a one-hot upstream
     gradient. Outputs are told apart by position, not identity (a function may return the
-    same tensor twice).
+    same tensor twice). The Jacobians are host (NumPy) arrays, whatever the device.
     """
     xp = backend.array_namespace()
     total = sum(out.numel() for out in outputs)
@@ -137,12 +137,13 @@ def _analytic_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[Any
                     one_hot = xp.zeros(outputs[other].numel(), dtype=outputs[other].array.dtype)
                     if other == position:
                         one_hot[element] = 1.0
-                    grad_outputs.append(Tensor._wrap(one_hot.reshape(outputs[other].shape)))
+                    one_hot = backend.to_device(one_hot.reshape(outputs[other].shape), outputs[other].device)
+                    grad_outputs.append(Tensor._wrap(one_hot))
                 grads = grad([outputs[other] for other in connected], inputs, grad_outputs, retain_graph=True,
                              allow_unused=True)
                 for jacobian, gradient in zip(jacobians, grads):
                     if gradient is not None:
-                        jacobian[row] = gradient.detach().array.reshape(-1)
+                        jacobian[row] = backend.to_host(gradient.detach().array).reshape(-1)
             row += 1
     return jacobians
 
@@ -155,7 +156,7 @@ def _numeric_jacobians(fn: Callable[..., Any], args: tuple[Any, ...], inputs: li
         outputs = _differentiable(_as_tuple(fn(*args)))
         if not outputs:
             return xp.zeros(0)
-        return xp.concatenate([out.detach().array.reshape(-1).astype(xp.float64) for out in outputs])
+        return xp.concatenate([backend.to_host(out.detach().array).reshape(-1).astype(xp.float64) for out in outputs])
 
     jacobians = []
     for tensor in inputs:
@@ -217,8 +218,9 @@ def _random_direction_mismatch(fn: Callable[..., Any], args: tuple[Any, ...], po
     xp = backend.array_namespace()
     generator = xp.random.default_rng(seed)
     outputs = _differentiable(_as_tuple(fn(*args)))
-    upstream = [generator.standard_normal(out.shape) for out in outputs]
-    directions = [generator.standard_normal(tensor.shape) for tensor in inputs]
+    # drawn on the host, then put where the tensors live
+    upstream = [backend.to_device(generator.standard_normal(out.shape), out.device) for out in outputs]
+    directions = [backend.to_device(generator.standard_normal(tensor.shape), tensor.device) for tensor in inputs]
 
     connected = [(out, vector) for out, vector in zip(outputs, upstream) if out.requires_grad]
     gradients: Sequence[Tensor | None] = [None] * len(inputs)
@@ -348,7 +350,7 @@ def find_invariant_violation(fn: Callable[..., Any], inputs: Any, grad_outputs: 
 
     def modified_input() -> int | None:
         for (position, array), copy in zip(input_arrays, input_copies):
-            if array.shape != copy.shape or not xp.array_equal(array, copy, equal_nan=True):
+            if array.shape != copy.shape or not backend.array_namespace(array).array_equal(array, copy, equal_nan=True):
                 return position
         return None
 
@@ -359,11 +361,11 @@ def find_invariant_violation(fn: Callable[..., Any], inputs: Any, grad_outputs: 
 
     if grad_outputs is None:
         generator = xp.random.default_rng(seed)
-        grad_outputs = [generator.standard_normal(out.shape) for out in outputs]
+        grad_outputs = [backend.to_device(generator.standard_normal(out.shape), out.device) for out in outputs]
     vectors = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
     if len(vectors) != len(outputs):
         raise ValueError(f"grad_outputs: {len(vectors)} given, but fn returned {len(outputs)} floating outputs")
-    upstream = [value if isinstance(value, Tensor) else Tensor(value, dtype=out.dtype)
+    upstream = [value if isinstance(value, Tensor) else Tensor(value, dtype=out.dtype, device=out.device)
                 for value, out in zip(vectors, outputs)]
     upstream_copies = [vector.array.copy() for vector in upstream]
     roots = [(out, vector) for out, vector in zip(outputs, upstream) if out.requires_grad]
@@ -374,7 +376,7 @@ def find_invariant_violation(fn: Callable[..., Any], inputs: Any, grad_outputs: 
     if position is not None:
         return f"the backward pass modified input {position} in place"
     for output, (vector, copy) in enumerate(zip(upstream, upstream_copies)):
-        if not xp.array_equal(vector.array, copy, equal_nan=True):
+        if not backend.array_namespace(copy).array_equal(vector.array, copy, equal_nan=True):
             return f"the backward pass modified the upstream gradient of output {output} in place"
     for position, tensor in checked:
         if tensor.grad is None:
@@ -389,9 +391,9 @@ def find_invariant_violation(fn: Callable[..., Any], inputs: Any, grad_outputs: 
 def _aliased_gradient(checked: list[tuple[int, Tensor]], upstream: list[Tensor],
                       input_arrays: list[tuple[int, Any]]) -> str | None:
     """A gradient that shares memory with another gradient, the upstream gradient or an input."""
-    xp = backend.array_namespace()
     for number, (position, tensor) in enumerate(checked):
         gradient = tensor.grad.array
+        xp = backend.array_namespace(gradient)
         for output, vector in enumerate(upstream):
             if xp.shares_memory(gradient, vector.array):
                 return f"the gradient of input {position} shares memory with the upstream gradient of output {output}"

@@ -118,7 +118,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:
         return input * 0.0
-    keep = backend.generator().random(input.shape) >= p
+    keep = backend.generator(input.device).random(input.shape) >= p  # drawn on the input's device
     scale = Tensor._wrap(backend.asarray(keep / (1.0 - p), input.dtype))
     return input * scale
 
@@ -301,7 +301,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
 def _weighted_mean(total: Tensor, weight: Tensor) -> Tensor:
     """total / weight; with every target ignored (weight 0), NaN with zero gradients, as PyTorch."""
     if weight.item() == 0:
-        return where(Tensor._wrap(backend.asarray(True)), math.nan, total)
+        return where(Tensor._wrap(backend.scalar(True, backend.bool, total.device)), math.nan, total)
     return total / weight
 
 
@@ -322,7 +322,7 @@ def _plain_class_indices(target: Tensor, classes: int, ignore_index: int) -> boo
 def _check_class_indices(op: str, indices: Any, classes: int, ignore_index: int) -> None:
     bad = (indices != ignore_index) & ((indices < 0) | (indices >= classes))
     if bad.any():
-        raise IndexError(f"{op}: target {int(indices[bad].flat[0])} is out of bounds for {classes} classes")
+        raise IndexError(f"{op}: target {int(indices[bad].ravel()[0])} is out of bounds for {classes} classes")
 
 
 def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tensor | None,  # noqa: A002
@@ -345,7 +345,7 @@ def _picked_log_probabilities(op: str, input: Tensor, target: Any, weight: Tenso
     safe = where(Tensor._wrap(ignored), 0, target)
     rows = _class_dim_last(input.unsqueeze(0) if input.ndim == 1 else input)
     picked = rows.gather(1, safe.reshape(-1, 1)).reshape(target.shape)
-    class_weight = Tensor._wrap(backend.zeros((classes,), input.dtype) + 1) if weight is None else weight
+    class_weight = Tensor._wrap(backend.zeros((classes,), input.dtype, input.device) + 1) if weight is None else weight
     sample_weight = where(Tensor._wrap(ignored), 0.0, class_weight[safe.reshape(-1)].reshape(target.shape))
     return -picked * sample_weight, sample_weight.to(input.dtype)
 

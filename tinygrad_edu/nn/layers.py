@@ -28,13 +28,12 @@ class Linear(Module):
         super().__init__()
         if in_features < 0 or out_features < 0:
             raise ValueError(f"Linear: features must be non-negative, got ({in_features}, {out_features})")
-        if device is not None:
-            backend.check_available(device)
+        where = None if device is None else backend.check_available(device)
         dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(Tensor._wrap(backend.zeros((out_features, in_features), dtype)))
+        self.weight = Parameter(Tensor._wrap(backend.zeros((out_features, in_features), dtype, where)))
         if bias:
-            self.bias = Parameter(Tensor._wrap(backend.zeros((out_features,), dtype)))
+            self.bias = Parameter(Tensor._wrap(backend.zeros((out_features,), dtype, where)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

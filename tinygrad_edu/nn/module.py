@@ -295,8 +295,14 @@ class Module:
                 device_spec = arg
             else:
                 target = arg
-        if device_spec is not None:
-            backend.check_available(device_spec)  # "cpu" is the only device here; "cuda" explains why not
+        if device_spec is not None:  # moved in place: an optimizer made before .to() keeps working
+            where = backend.check_available(device_spec)
+            if where.type == "cuda" and where.index is None:
+                where = backend.device("cuda", 0)
+            for tensor in list(self.parameters()) + list(self.buffers()):
+                tensor.array = backend.to_device(tensor.array, where)
+                if tensor.grad is not None:
+                    tensor.grad.array = backend.to_device(tensor.grad.array, where)
         if target is not None:
             dtype = backend.to_dtype(target)
             if not dtype.is_floating_point:
@@ -317,8 +323,8 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self) -> Module:
-        return self.to("cuda")
+    def cuda(self, device: Any = None) -> Module:
+        return self.to("cuda" if device is None else device if isinstance(device, (str, backend.device)) else f"cuda:{device}")
 
     # ------------------------------------------------------------------------------------
     # state_dict: the module's tensors by name, for saving and loading

@@ -94,8 +94,9 @@ def summary(model: Module, input_size: Any, batch_size: int = -1, dtype: Any = N
     modes = [(module, module.training) for module in model.modules()]
     model.eval()  # no dropout during the probe pass
     try:
+        where = next((param.device for param in model.parameters()), None)  # the model's device
         sample = Tensor._wrap(backend.zeros((max(batch_size, 1),) + input_size,
-                                            backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)))
+                                            backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype), where))
         with no_grad():
             model(sample)
     finally:

@@ -38,7 +38,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
         scale = min(float(max_norm) / (total.item() + 1e-6), 1.0)  # NaN stays NaN, as in PyTorch
         with backend.quiet_float_errors():
             for param in params:
-                param.grad.array *= backend.scalar(scale, param.grad.dtype)
+                param.grad.array *= scale  # a Python float keeps the gradient's dtype
     return total
 
 

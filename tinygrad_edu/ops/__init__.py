@@ -11,7 +11,7 @@ from tinygrad_edu.ops.elementwise import (
 )
 from tinygrad_edu.ops.fused import CrossEntropy, Linear, MseLoss
 from tinygrad_edu.ops.matmul import Matmul
-from tinygrad_edu.ops.movement import Cat, Expand, Index, IndexAdd, IndexPut, Permute, Reshape
+from tinygrad_edu.ops.movement import Cat, Expand, Index, IndexAdd, IndexPut, Permute, Reshape, ToDevice
 from tinygrad_edu.ops.reduce import Amax, Cumsum, Prod, Sum
 from tinygrad_edu.ops.special import BinaryCrossEntropy, CountNonzero, Erf, Softplus
 
@@ -19,5 +19,5 @@ __all__ = [
     "Abs", "Add", "Amax", "BinaryCrossEntropy", "Cast", "Cat", "Clone", "Cos", "CountNonzero", "CrossEntropy", "Cumsum", "Div",
     "Erf", "Exp", "Expand", "Index", "IndexAdd", "IndexPut", "Linear", "Log", "Matmul", "MseLoss", "Mul", "Neg",
     "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Sigmoid", "Sign", "Sin", "Softplus", "Sqrt", "Sub",
-    "Sum", "Tanh", "Where",
+    "Sum", "Tanh", "ToDevice", "Where",
 ]

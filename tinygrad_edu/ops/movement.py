@@ -1,7 +1,8 @@
 """Primitives that move elements without doing arithmetic on them.
 
 ``Reshape``, ``Permute`` (transpose), ``Expand`` (broadcast_to), ``Index`` (``x[key]``), its
-adjoint ``IndexAdd`` and ``Cat``. Each backward moves the gradient back to where the
+adjoint ``IndexAdd``, ``Cat``, and ``ToDevice`` (``x.to("cuda")``), which moves every element
+to another device's memory. Each backward moves the gradient back to where the
 elements came from. Everything else about shapes (view, flatten, squeeze, unsqueeze,
 transpose, repeat, stack, split, chunk, gather) is composed from these in ``tensor.py``.
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_edu import backend
 from tinygrad_edu.autograd.function import Function, Node
-from tinygrad_edu.backend import array_namespace, zeros
+from tinygrad_edu.backend import array_namespace
 from tinygrad_edu.broadcasting import unbroadcast
 from tinygrad_edu.tensor import Tensor
 
@@ -90,16 +92,16 @@ class IndexAdd(Function):
     """y = zeros(shape) with ``values`` added at ``key``;  dy/dvalues: the gradient read back at ``key``.
 
     The adjoint of ``Index``. Integer-array keys can name an element twice (``x[[0, 0]]``): those gradients must add
-    up, so they go through ``add.at``, which accumulates, instead of an assignment, which
+    up, so they go through a scatter-add (NumPy's ``add.at``), which accumulates, instead of an assignment, which
     would keep only the last.
     """
 
     @staticmethod
     def forward(ctx: Node, values: Tensor, key: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
         ctx.key = key
-        result = zeros(shape, values.dtype)
+        result = array_namespace(values.array).zeros(shape, values.array.dtype)
         if has_integer_array(key):
-            array_namespace(result).add.at(result, key, values.array)
+            backend.scatter_add(result, key, values.array)
         else:
             result[key] = values.array
         return result
@@ -152,3 +154,22 @@ class IndexPut(Function):
         grad_x = IndexPut.apply(grad, grad.new_zeros(()), ctx.key) if ctx.needs_input_grad[0] else None
         grad_values = Index.apply(grad, ctx.key) if ctx.needs_input_grad[1] else None
         return grad_x, grad_values, None
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  the gradient is copied back to x's device.
+
+    ``x.to("cuda")`` is on the graph, as in PyTorch: a loss computed on the GPU from a CPU
+    leaf still gives that leaf a gradient, on the CPU.
+    """
+
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx: Node, x: Tensor, where: backend.device) -> Any:
+        ctx.source = x.device
+        return backend.to_device(x.array, where)
+
+    @staticmethod
+    def backward(ctx: Node, grad: Tensor) -> tuple[Tensor, None]:
+        return ToDevice.apply(grad, ctx.source), None

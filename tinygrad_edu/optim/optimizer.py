@@ -122,7 +122,7 @@ class Optimizer:
     @staticmethod
     def new_state(like: Tensor, values: Any = None) -> Tensor:
         """A state tensor (momentum, averages) shaped like ``like``: zeros, or a copy of ``values``."""
-        array = backend.zeros(like.shape, like.dtype) if values is None else values.copy()
+        array = backend.zeros(like.shape, like.dtype, like.device) if values is None else values.copy()
         return Tensor._wrap(array)
 
     # ------------------------------------------------------------------------------------
@@ -185,7 +185,8 @@ class Optimizer:
 
 
 def _cast_like(value: Any, param: Tensor, key: str) -> Any:
-    """A copy of a saved state value; floating tensors (not the step count) take the param's dtype."""
+    """A copy of a saved state value; floating tensors (not the step count) take the param's
+    dtype and device (the step count stays on the CPU, as in PyTorch)."""
     if not isinstance(value, Tensor):
         return copy.deepcopy(value)
     if key != "step" and value.dtype.is_floating_point:
@@ -193,5 +194,6 @@ def _cast_like(value: Any, param: Tensor, key: str) -> Any:
             raise ValueError(
                 f"loaded optimizer state {key!r} has shape {value.shape}, its parameter has shape {param.shape}"
             )
-        return Tensor._wrap(value.array.astype(param.dtype.numpy_dtype, copy=True))
+        cast = value.array.astype(param.dtype.numpy_dtype, copy=True)
+        return Tensor._wrap(backend.to_device(cast, param.device))  # on the parameter's device
     return Tensor._wrap(value.array.copy())

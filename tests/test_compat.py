@@ -41,7 +41,7 @@ USES_OF_CUDA = {
 
 
 @pytest.mark.parametrize("use", USES_OF_CUDA.values(), ids=list(USES_OF_CUDA))
-def test_putting_anything_on_cuda_says_what_is_missing(use: Any, tmp_path: Any) -> None:
+def test_putting_anything_on_cuda_says_what_is_missing(use: Any, tmp_path: Any, without_cupy: None) -> None:
     te.save({"w": te.ones(2)}, tmp_path / "state.pt")
     with pytest.raises(RuntimeError) as raised:
         use() if callable(use) else te.load(tmp_path / "state.pt", map_location="cuda")
@@ -50,7 +50,7 @@ def test_putting_anything_on_cuda_says_what_is_missing(use: Any, tmp_path: Any) 
     assert "CuPy" in message or "GPU backend" in message, message
 
 
-def test_cpu_only_answers_cudnn_flags_and_determinism() -> None:
+def test_cpu_only_answers_cudnn_flags_and_determinism(without_cupy: None) -> None:
     assert te.zeros(2, device="cpu").device == "cpu" and te.ones(2).to(te.device("cpu")).device == te.device("cpu")
     assert nn.Linear(2, 2, device="cpu").to("cpu").weight.device == "cpu"
     assert te.ones(2).is_cuda is False and nn.Linear(2, 2).weight.is_cuda is False

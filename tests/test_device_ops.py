@@ -47,10 +47,11 @@ TOLERANCE = dict(rtol=1e-10, atol=1e-10)  # float64 on both sides: only rounding
 def device_function(spec: OpSpec, case: Case, device: str) -> Callable[..., object]:
     """The row's op as a function of tensors, for inputs on ``device``.
 
-    One row builds a tensor from its drawn data inside its form: ``where`` calls
-    ``te.tensor(condition)``, a CPU tensor. PyTorch refuses a CPU condition with GPU
-    values, and so does tinygrad_edu, so here the condition is put on the device; every
-    other row runs as the table spells it.
+    One row builds a tensor from its drawn data inside its form: ``where``'s only form
+    calls ``te.tensor(condition)``, a CPU tensor. PyTorch refuses a CPU condition with GPU
+    values, and so does tinygrad_edu, so here the condition is put on the device. Every
+    other row runs as the table spells it (a CPU index tensor may index a GPU tensor, as
+    in PyTorch).
     """
     if spec.name == "where":
         return lambda a, b: te.where(te.tensor(case.params["condition"], device=device), a, b)
@@ -100,27 +101,27 @@ def test_op_and_gradient_match_the_cpu(name: str, device: str, data: st.DataObje
     case = data.draw(cases(spec, FIRST_ORDER), label="case")
     cpu_inputs = leaf_tensors(case.values)
     device_inputs = on_device(cpu_inputs, device)
-    where = device_inputs[0].device  # "cuda" names cuda:0, where .to("cuda") puts tensors
-    assert where.type == te.device(device).type
+    target = device_inputs[0].device  # the full name: .to("cuda") puts a tensor on cuda:0
+    assert target.type == te.device(device).type
 
     expected = as_outputs(case.function(spec)(*cpu_inputs))
     actual = as_outputs(device_function(spec, case, device)(*device_inputs))
     assert len(actual) == len(expected)
     for index, (reference, out) in enumerate(zip(expected, actual)):
-        assert out.device == where, f"output {index} on {out.device}, not {where}"
+        assert out.device == target, f"output {index} on {out.device}, not {target}"
         assert (out.dtype, out.shape) == (reference.dtype, reference.shape), f"output {index}"
         assert out.requires_grad == reference.requires_grad, f"output {index}"
         np.testing.assert_allclose(host(out), host(reference), **TOLERANCE, err_msg=f"output {index}")
 
     upstream = draw_upstream(data, expected)
     run_backward(expected, upstream, "cpu")
-    run_backward(actual, upstream, where)
-    assert_gradients_equal(cpu_inputs, device_inputs, where)
+    run_backward(actual, upstream, target)
+    assert_gradients_equal(cpu_inputs, device_inputs, target)
 
 
 @pytest.mark.parametrize("device", ACCELERATORS)
 @pytest.mark.parametrize("name", ALL_NAMES)
-@settings(max_examples=30)
+@settings(max_examples=15)
 @given(data=st.data())
 def test_gradcheck_on_device(name: str, device: str, data: st.DataObject) -> None:
     """Analytic gradients of the device tensors against finite differences (small shapes:
@@ -133,7 +134,7 @@ def test_gradcheck_on_device(name: str, device: str, data: st.DataObject) -> Non
 
 @pytest.mark.parametrize("device", ACCELERATORS)
 @pytest.mark.parametrize("name", ALL_NAMES)
-@settings(max_examples=30)
+@settings(max_examples=15)
 @given(data=st.data())
 def test_gradient_crosses_back_to_the_cpu(name: str, device: str, data: st.DataObject) -> None:
     """``x (CPU leaf) -> x.to(device) -> op -> .cpu()``, then backward on the CPU: the
@@ -145,9 +146,9 @@ def test_gradient_crosses_back_to_the_cpu(name: str, device: str, data: st.DataO
     expected = as_outputs(case.function(spec)(*reference_inputs))
 
     cpu_leaves = leaf_tensors(case.values)
-    on_gpu = [leaf.to(device) for leaf in cpu_leaves]  # on the graph: ToCopyBackward0
-    assert all(not moved.is_leaf for moved in on_gpu)
-    returned = tuple(out.cpu() for out in as_outputs(device_function(spec, case, device)(*on_gpu)))
+    moved = [leaf.to(device) for leaf in cpu_leaves]  # on the graph: ToCopyBackward0
+    assert all(not tensor.is_leaf for tensor in moved)
+    returned = tuple(out.cpu() for out in as_outputs(device_function(spec, case, device)(*moved)))
     assert all(out.device == "cpu" for out in returned)
 
     upstream = draw_upstream(data, expected)

@@ -809,7 +809,8 @@ class Tensor(MoreTensorMethods):
                 f"gather: index must be an int64 tensor with {self.ndim} "
                 f"dims, got {index.dtype} of shape {index.shape}"
             )
-        index = index.to(self.device)
+        if backend.DEVICES_IN_USE:  # as in PyTorch, gather's index lives where the input does
+            backend.same_device("gather", self.array, index.array)
         xp = backend.array_namespace(index.array)
         grids = xp.ix_(*[xp.arange(size) for size in index.shape]) if index.ndim else ()
         key = tuple(index.array if a == axis else grid for a, grid in enumerate(grids))

@@ -184,7 +184,11 @@ def _roots(tensors: Any, grads: Any, caller: str) -> list[tuple[Tensor, Tensor]]
                 )
             gradient = Tensor._wrap(backend.array_namespace(tensor.array).ones(tensor.shape, tensor.array.dtype))
         else:
-            gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=tensor.dtype)
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=tensor.dtype,
+                                                                            device=tensor.device)
+            if backend.DEVICES_IN_USE and gradient.device != tensor.device:
+                raise RuntimeError(f"{caller}: gradient {index} is on {gradient.device} but the tensor is on "
+                                   f"{tensor.device}; move it with .to({str(tensor.device)!r})")
             if gradient.shape != tensor.shape:
                 raise RuntimeError(
                     f"{caller}: gradient {index} has shape {gradient.shape} but the tensor has shape {tensor.shape}"
@@ -279,6 +283,9 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
                 f"{node.name()}: backward returned a {type(gradient).__name__} as the gradient of input "
                 f"{position}; return a Tensor (or None)"
             )
+        if backend.DEVICES_IN_USE and node.__dict__.get("input_device", gradient.device) != gradient.device:
+            raise RuntimeError(f"{node.name()}: backward returned a gradient on {gradient.device} for input "
+                               f"{position}, which is on {node.__dict__['input_device']}")
         expected_dtype = parent.dtype if type(parent) is not tuple else parent[0].output_meta[parent[1]][1]
         if gradient.dtype is not expected_dtype:  # a gradient has its tensor's dtype, as in PyTorch
             gradient = gradient.to(expected_dtype)

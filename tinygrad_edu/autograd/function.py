@@ -214,6 +214,8 @@ def _record(ctx: Node, args: tuple[Any, ...], outputs: tuple[Tensor, ...], needs
             shapes.append(arg.array.shape)
     ctx.parents = tuple(parents)
     ctx.input_shapes = tuple(shapes)
+    if backend.DEVICES_IN_USE:  # where the gradients must go back to (every input is on one device)
+        ctx.input_device = next(arg.device for arg in args if isinstance(arg, Tensor))
     dtypes = [out.dtype for out in outputs]
     ctx.output_meta = tuple(zip([out.array.shape for out in outputs], dtypes))
 

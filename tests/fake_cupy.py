@@ -234,6 +234,8 @@ class RandomState:
     Every method takes CuPy's ``dtype=`` too, applied to the result."""
 
     def __init__(self, seed: Any = None, *, host: Any = None) -> None:
+        # CuPy (13.3 on) takes seeds up to 2**64 - 1; NumPy's RandomState only below 2**32.
+        seed = None if seed is None else np.random.SeedSequence(int(seed)).generate_state(1)[0]
         self._host = np.random.RandomState(seed) if host is None else host
 
     def __getattr__(self, name: str) -> Any:

@@ -47,14 +47,16 @@ TOLERANCE = dict(rtol=1e-10, atol=1e-10)  # float64 on both sides: only rounding
 def device_function(spec: OpSpec, case: Case, device: str) -> Callable[..., object]:
     """The row's op as a function of tensors, for inputs on ``device``.
 
-    One row builds a tensor from its drawn data inside its form: ``where``'s only form
-    calls ``te.tensor(condition)``, a CPU tensor. PyTorch refuses a CPU condition with GPU
-    values, and so does tinygrad_edu, so here the condition is put on the device. Every
-    other row runs as the table spells it (a CPU index tensor may index a GPU tensor, as
-    in PyTorch).
+    Two rows build a tensor from their drawn data inside their form: ``where`` calls
+    ``te.tensor(condition)`` and ``gather`` calls ``te.tensor(index)``, CPU tensors. PyTorch
+    refuses a CPU condition with GPU values and a CPU gather index for a GPU input, and so
+    does tinygrad_edu, so here those tensors are made on the device. Every other row runs
+    as the table spells it (a CPU index tensor may index a GPU tensor, as in PyTorch).
     """
     if spec.name == "where":
         return lambda a, b: te.where(te.tensor(case.params["condition"], device=device), a, b)
+    if spec.name == "gather":
+        return lambda x: x.gather(case.params["dim"], te.tensor(case.params["index"], device=device))
     return case.function(spec)
 
 

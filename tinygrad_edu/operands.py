@@ -46,13 +46,18 @@ def constant(value: builtins.int | builtins.float, dtype: DType, like: Any = Non
     return tensor
 
 
-def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> list[Tensor]:
+def promote_operands(op: str, *values: Any, check_broadcast: bool = True, device: Any = None) -> list[Tensor]:
     """Turn the operands of ``op`` into Tensors of one dtype, by PyTorch's promotion rule
-    (``backend.result_dtype``), and check that their shapes broadcast."""
+    (``backend.result_dtype``), on one device, and check that their shapes broadcast.
+
+    Numbers, lists and NumPy arrays go to the device of the tensor operands (to ``device``
+    when no operand is a tensor)."""
     if len(values) == 2:  # fast paths for the common cases: tensor-tensor and tensor-number
         left, right = values
         if isinstance(left, Tensor):
             if isinstance(right, Tensor) and left.array.dtype == right.array.dtype:
+                if backend.DEVICES_IN_USE:
+                    left, right = on_one_device(op, [left, right])
                 if check_broadcast and left.shape != right.shape:
                     broadcast_shape(op, left.shape, right.shape)
                 return [left, right]
@@ -61,8 +66,9 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
         elif type(left) in (builtins.float, builtins.int) and isinstance(right, Tensor) and right.dtype.is_floating_point:
             return [constant(left, right.dtype, right.array), right]
     values = tuple(backend.python_number(value) for value in values)  # NumPy scalars act as Python numbers
-    # numbers, lists and NumPy arrays join the tensors' device (the first tensor's)
-    home = next((value.device for value in values if isinstance(value, Tensor)), None)
+    # numbers, lists and NumPy arrays join the tensors' device (a GPU one, if there is one)
+    devices = [value.device for value in values if isinstance(value, Tensor)]
+    home = next((where for where in devices if where.type != "cpu"), devices[0] if devices else device)
     with_shape: list[DType] = []
     zero_dim: list[DType] = []
     numbers: list[Any] = []
@@ -87,11 +93,22 @@ def promote_operands(op: str, *values: Any, check_broadcast: bool = True) -> lis
         for value in converted
     ]
     if backend.DEVICES_IN_USE:
-        backend.same_device(op, *(tensor.array for tensor in tensors))
+        tensors = on_one_device(op, tensors)
     if check_broadcast:
         first = tensors[0].shape
         if any(tensor.shape != first for tensor in tensors[1:]):
             broadcast_shape(op, *(tensor.shape for tensor in tensors))
+    return tensors
+
+
+def on_one_device(op: str, tensors: list[Tensor]) -> list[Tensor]:
+    """The operands of one op, on one device. As in PyTorch, a 0-d CPU tensor may join a GPU
+    op (it is a scalar: it is moved); any other mix of devices is an error naming both."""
+    gpu = next((tensor.device for tensor in tensors if tensor.device.type != "cpu"), None)
+    if gpu is not None:
+        tensors = [tensor.to(gpu) if tensor.ndim == 0 and tensor.device.type == "cpu" else tensor
+                   for tensor in tensors]
+    backend.same_device(op, *(tensor.array for tensor in tensors))
     return tensors
 
 

@@ -51,7 +51,7 @@ class HookHandle:
 class Tensor(MoreTensorMethods):
     """An n-dimensional array that records the operations applied to it (more methods: ``tensor_extras.py``)."""
 
-    __slots__ = ("array", "_requires_grad", "grad", "grad_fn", "_output_index", "_version", "_hooks", "__weakref__")
+    __slots__ = ("array", "_requires_grad", "_grad", "grad_fn", "_output_index", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # NumPy then defers `ndarray + Tensor` to Tensor.__radd__
     __hash__ = object.__hash__  # == returns a Tensor, so hash by identity (dict keys, sets)
 
@@ -77,7 +77,7 @@ class Tensor(MoreTensorMethods):
     def _setup(self, array: Any) -> None:
         self.array = array
         self._requires_grad = False
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn: Any = None
         self._output_index = 0
         self._version = [0]  # bumped by in-place ops; shared with detach()ed views
@@ -115,6 +115,25 @@ class Tensor(MoreTensorMethods):
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient that ``backward()`` accumulated here (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        """Assigning a gradient by hand: it must fit the tensor (as PyTorch checks), or an
+        optimizer would fail later, far from the mistake."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has shape {value.shape}, but the tensor has shape {self.shape}")
+            if backend.DEVICES_IN_USE and value.device != self.device:
+                raise RuntimeError(
+                    f"assigned grad is on device {value.device}, but the tensor is on device {self.device}")
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -979,7 +998,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyT
         condition = Tensor(condition)
     if condition.dtype is not backend.bool:
         raise RuntimeError(f"where: condition must be a bool tensor, got {condition.dtype}")
-    a, b = promote_operands("where", input, other)
+    a, b = promote_operands("where", input, other, device=condition.device)
     if condition.shape != a.shape or condition.shape != b.shape:
         broadcast_shape("where", condition.shape, a.shape, b.shape)
     return ops.Where.apply(condition, a, b)

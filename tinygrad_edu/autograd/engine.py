@@ -243,9 +243,7 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
             for leaf, gradient in leaf_grads.items():
                 exclusive = not leaf._hooks and id(gradient) in owned  # a hook may keep what it sees
                 for hook in leaf._hooks:
-                    replaced = hook(gradient)
-                    if replaced is not None:
-                        gradient = replaced
+                    gradient = _run_hook(hook, gradient)
                 if capture is not None:
                     if leaf in targets:
                         captured[leaf] = _fresh(gradient, create_graph)
@@ -307,6 +305,19 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
     return passed_on
 
 
+def _run_hook(hook: Callable[[Tensor], Any], gradient: Tensor) -> Tensor:
+    """A tensor hook's result: the gradient it returns instead (of the same shape, as in
+    PyTorch), or the gradient itself when it returns None."""
+    replaced = hook(gradient)
+    if replaced is None:
+        return gradient
+    if not isinstance(replaced, Tensor) or replaced.shape != gradient.shape:
+        shape = replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__
+        raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} changed the shape of the gradient "
+                           f"from {gradient.shape} to {shape}; a hook must return a gradient of the same shape")
+    return replaced
+
+
 def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_graph: bool,
                        targets: set[Any], captured: dict[Any, Tensor]) -> list[Tensor]:
     """Fill in zeros for outputs that got no gradient, then run the outputs' hooks,
@@ -319,9 +330,7 @@ def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_gra
             gradient = Tensor._wrap(backend.zeros(shape, dtype, present.device))
         if node.hooks is not None:
             for hook in node.hooks.get(index, ()):
-                replaced = hook(gradient)
-                if replaced is not None:
-                    gradient = replaced
+                gradient = _run_hook(hook, gradient)
         if node.retained is not None and index in node.retained:
             tensor = node.retained[index]()
             if tensor is not None:

@@ -293,6 +293,8 @@ class Module:
         for arg in args:
             if isinstance(arg, (str, backend.device)):
                 device_spec = arg
+            elif isinstance(arg, Tensor):  # to(other_tensor): its dtype and its device
+                target, device_spec = arg.dtype, arg.device
             else:
                 target = arg
         if device_spec is not None:  # moved in place: an optimizer made before .to() keeps working

@@ -203,6 +203,8 @@ class Clone(Function):
 class Cast(Function):
     """y = x converted to another dtype;  the gradient is converted back to x's dtype."""
 
+    node_name = "ToCopyBackward0"  # PyTorch's name: `to(dtype)` and `to(device)` are one op there
+
     @staticmethod
     def forward(ctx: Node, x: Tensor, dtype: DType) -> Any:
         ctx.input_dtype = x.dtype

@@ -27,6 +27,15 @@ _SCALARS = (bool, int, float, complex, np.generic)
 _CONVERTERS = ("array", "asarray", "asanyarray", "ascontiguousarray")  # the functions that accept host data
 _HOST_ONLY = ("ctypes", "data", "flat")  # ndarray attributes that would hand out host memory
 _DEVICE_COUNT = 1
+#: Copies between host and "GPU" so far, counted where a real GPU would copy: host data
+#: through ``asarray`` & co. ("to_device"); ``.get()``, ``item()``, ``tolist()``, ``float()``,
+#: ``bool()``... ("to_host", each of which also waits for the GPU). Tests read and reset it.
+TRANSFERS = {"to_device": 0, "to_host": 0}
+
+
+def _to_host(value: Any) -> Any:
+    TRANSFERS["to_host"] += 1
+    return value
 
 
 def _unwrap(x: Any, keep: dict, strict: bool = True) -> Any:
@@ -88,7 +97,10 @@ def _converter(func: Any) -> Any:
     def convert(obj: Any, *args: Any, **kwargs: Any) -> Any:
         keep: dict = {}
         result = func(_unwrap(obj, keep, strict=False), *args, **kwargs)
-        return _wrap(result, keep) if isinstance(obj, DeviceArray) else DeviceArray._of(np.array(result, copy=True))
+        if isinstance(obj, DeviceArray):
+            return _wrap(result, keep)
+        TRANSFERS["to_device"] += 1
+        return DeviceArray._of(np.array(result, copy=True))
     convert.__name__ = convert.__qualname__ = func.__name__
     return convert
 
@@ -130,14 +142,14 @@ class DeviceArray:
 
     # explicit transfers, and the conversions to Python objects that CuPy allows
     def get(self, stream: Any = None) -> np.ndarray:
-        return self._buf.copy()
+        return _to_host(self._buf.copy())
 
     device = property(lambda self: Device(0))
-    __float__ = lambda self: float(self._buf)
-    __int__ = lambda self: int(self._buf)
-    __complex__ = lambda self: complex(self._buf)
-    __index__ = lambda self: self._buf.__index__()
-    __bool__ = lambda self: bool(self._buf)
+    __float__ = lambda self: _to_host(float(self._buf))
+    __int__ = lambda self: _to_host(int(self._buf))
+    __complex__ = lambda self: _to_host(complex(self._buf))
+    __index__ = lambda self: _to_host(self._buf.__index__())
+    __bool__ = lambda self: _to_host(bool(self._buf))
     __len__ = lambda self: len(self._buf)
     __iter__ = lambda self: (self[i] for i in range(len(self)))
     __repr__ = lambda self: repr(self._buf)
@@ -165,6 +177,8 @@ class DeviceArray:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in _HOST_ONLY:
             raise AttributeError(f"'cupy.ndarray' object (fake CuPy) has no attribute {name!r}")
+        if name in ("item", "tolist"):
+            TRANSFERS["to_host"] += 1
         attr, keep = getattr(self._buf, name), {id(self._buf): self}
         return (lambda *args, **kwargs: _call(attr, args, kwargs, dict(keep))) if callable(attr) else _wrap(attr, keep)
 

@@ -35,9 +35,9 @@ def constant(value: builtins.int | builtins.float, dtype: DType, like: Any = Non
     where = None  # the CPU
     if backend.DEVICES_IN_USE and like is not None and not backend.is_host_array(like):
         where = backend.device_of(like)
-    if value == 0 or value != value or value in (math.inf, -math.inf):
-        return Tensor._wrap(backend.scalar(value, dtype, where))  # -0.0 == 0.0 and NaN != NaN: not cached
-    key = (value, dtype, where)
+    if value != value:
+        return Tensor._wrap(backend.scalar(value, dtype, where))  # NaN != NaN: never found again, not cached
+    key = (value, math.copysign(1.0, value), dtype, where)  # the sign tells -0.0 from 0.0 (which are ==)
     tensor = _CONSTANTS.get(key)
     if tensor is None:
         tensor = Tensor._wrap(backend.scalar(value, dtype, where))

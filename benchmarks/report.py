@@ -28,6 +28,7 @@ class Settings:
     quick: bool
     memory_steps: int
     torch_installed: bool
+    device: str = "cpu"
 
 
 # ----------------------------------------------------------------------------------------
@@ -213,6 +214,9 @@ def method(settings: Settings) -> list[str]:
         ("- NumPy and PyTorch each use their own BLAS with their default thread counts (see Machine); the "
          "matrix products of W3 are mostly BLAS time, so W3's ratio to PyTorch compares BLAS libraries too."),
     ]
+    if settings.device != "cpu":
+        lines.append(f"- tinygrad_edu and PyTorch trained on `{settings.device}` (`--device`); the NumPy floor on "
+                     "the CPU. Peak memory is not measured: `tracemalloc` cannot see GPU memory.")
     if settings.torch_installed:
         lines.append("- ¹ PyTorch allocates outside Python's and NumPy's allocators, which `tracemalloc` "
                      "cannot see, so its peak memory is not measured.")

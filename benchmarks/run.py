@@ -11,6 +11,8 @@ docs/benchmarks.md with a description of the machine.
 Run:  python benchmarks/run.py                      (all workloads, written to docs/benchmarks.md)
       python benchmarks/run.py --workloads W1,W3   (keys or names: xor, spiral, mlp, overhead)
       python benchmarks/run.py --quick             (a smoke run: few steps, one repeat, not written)
+      python benchmarks/run.py --workloads W3 --device cuda   (tinygrad_edu and PyTorch on the GPU;
+                                                   W2 and W3 only; printed, not written)
 
 The exit status is 1 when some loss does not match, else 0; unmet targets are reported,
 not failed.
@@ -18,6 +20,7 @@ not failed.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from functools import partial
 from pathlib import Path
@@ -50,23 +53,31 @@ def load_torch() -> ModuleType | None:
     return torch
 
 
-def implementations(workload: Workload, problem: object, torch: ModuleType | None) -> dict[str, Implementation]:
-    """The set-up functions to time, by name, in the order they take turns."""
+def implementations(workload: Workload, problem: object, torch: ModuleType | None,
+                    device: str = "cpu") -> dict[str, Implementation]:
+    """The set-up functions to time, by name, in the order they take turns. On a device
+    other than the CPU, the frameworks train there; the NumPy floor stays on the CPU."""
+    on_device = {} if device == "cpu" else {"device": device}
     chosen = {
         NUMPY: partial(workload.numpy_floor, problem),
-        EDU: partial(workload.framework, tinygrad_edu, problem),
+        EDU: partial(workload.framework, tinygrad_edu, problem, **on_device),
     }
     if torch is not None:
-        chosen[TORCH] = partial(workload.framework, torch, problem)
+        chosen[TORCH] = partial(workload.framework, torch, problem, **on_device)
     return chosen
 
 
+def supports_device(workload: Workload) -> bool:
+    """Whether the workload's framework script takes ``device=`` (the ReLU MLPs, W2 and W3)."""
+    return "device" in inspect.signature(workload.framework).parameters
+
+
 def benchmark(workload: Workload, steps: int, repeats: int, torch: ModuleType | None, seed: int = SEED,
-              memory: bool = True) -> WorkloadResult:
+              memory: bool = True, device: str = "cpu") -> WorkloadResult:
     """Time every implementation of ``workload`` (and measure the NumPy-based ones' peak
     memory unless ``memory`` is False)."""
     problem = workload.make_problem(seed)
-    chosen = implementations(workload, problem, torch)
+    chosen = implementations(workload, problem, torch, device)
     warmup_steps = max(1, steps // 10)
     measurements = measure_times(chosen, steps, repeats, warmup_steps)
     if memory:
@@ -102,7 +113,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the data and initial weights")
     parser.add_argument("--output", type=Path, default=None, help=f"Markdown file to write (default: {DEFAULT_OUTPUT})")
     parser.add_argument("--no-write", action="store_true", help="print the report only")
+    parser.add_argument("--device", default="cpu", help="where tinygrad_edu and PyTorch train: cpu (default) or "
+                        "cuda (W2 and W3 only; the NumPy floor stays on the CPU; not written unless --output)")
     arguments = parser.parse_args(argv)
+    if arguments.device != "cpu":
+        unsupported = [workload.key for workload in arguments.workloads if not supports_device(workload)]
+        if unsupported:
+            parser.error(f"--device {arguments.device}: workloads {', '.join(unsupported)} run on the CPU only; "
+                         f"pick from W2, W3 with --workloads")
+        if arguments.output is None:
+            arguments.no_write = True  # docs/benchmarks.md holds the CPU table
     if arguments.repeats is None:
         arguments.repeats = 1 if arguments.quick else DEFAULT_REPEATS
     if arguments.repeats < 1 or (arguments.steps is not None and arguments.steps < 1):
@@ -119,14 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     torch = load_torch()
     if torch is None:
         print("PyTorch is not installed: its column is skipped.", file=sys.stderr)
+    elif arguments.device != "cpu" and not torch.cuda.is_available():
+        print("PyTorch does not see a GPU: its column is skipped.", file=sys.stderr)
+        torch = None
     results = []
     for workload in arguments.workloads:
         steps = arguments.steps or (workload.quick_steps if arguments.quick else workload.steps)
         print(f"{workload.key} {workload.name}: {arguments.repeats} timed run(s) of {steps} steps each ...",
               file=sys.stderr, flush=True)
-        results.append(benchmark(workload, steps, arguments.repeats, torch, arguments.seed))
+        results.append(benchmark(workload, steps, arguments.repeats, torch, arguments.seed,
+                                 memory=arguments.device == "cpu", device=arguments.device))
     settings = report.Settings(repeats=arguments.repeats, seed=arguments.seed, quick=arguments.quick,
-                               memory_steps=MEMORY_STEPS, torch_installed=torch is not None)
+                               memory_steps=MEMORY_STEPS, torch_installed=torch is not None,
+                               device=arguments.device)
     text = report.markdown(results, settings, report.machine_description(torch))
     print(text)
     if arguments.output is not None:

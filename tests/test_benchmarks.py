@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # ``benchmarks`` is a folder of the checkout, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import run  # noqa: E402 - after the path set-up above
+from benchmarks import gpu as gpu_benchmark  # noqa: E402 - after the path set-up above
+from benchmarks import run  # noqa: E402
+from conftest import DEVICES  # noqa: E402
 from benchmarks.results import EDU, NUMPY, TORCH, losses_agree  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
@@ -67,3 +69,31 @@ def test_an_unknown_workload_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         run.main(["--workloads", "W9", "--no-write"])
     assert "unknown workload 'W9'" in capsys.readouterr().err
+
+
+def test_device_option_takes_only_the_workloads_that_support_it(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--workloads", "W1,W3", "--device", "cuda", "--no-write"])
+    assert "W1 run on the CPU only" in capsys.readouterr().err
+    assert [key for key, workload in sorted(WORKLOADS.items()) if run.supports_device(workload)] == ["W2", "W3"]
+
+
+@pytest.mark.parametrize("key", ["W2", "W3"])
+def test_the_mlp_workloads_reach_the_floors_loss_on_every_device(key: str, device: str) -> None:
+    result = run.benchmark(WORKLOADS[key], steps=2, repeats=1, torch=None, memory=False, device=device)
+    assert result.loss_mismatches() == []
+    assert math.isfinite(result.measurements[EDU].final_loss)
+
+
+@pytest.mark.parametrize("gpu", [device for device in DEVICES if device != "cpu"])
+def test_the_gpu_benchmark_times_and_checks_its_losses(gpu: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status = gpu_benchmark.main(["--quick", "--no-write", "--device", gpu])
+    text = capsys.readouterr().out
+    assert status == 0 and "LOSS MISMATCH" not in text
+    for expected in ("tinygrad_edu (GPU, CuPy)", "tinygrad_edu (CPU, NumPy)", "first-step loss", "steps/s"):
+        assert expected in text
+
+
+def test_the_gpu_benchmark_says_what_is_missing(without_cupy: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert gpu_benchmark.main(["--quick", "--no-write"]) == 2
+    assert "CuPy is not installed" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import fake_cupy
 import pytest
@@ -20,7 +21,11 @@ import tinygrad_edu as te
 import tinygrad_edu.nn as nn
 from tinygrad_edu import backend
 
-from benchmarks.workloads import mlp, relu_mlp
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # ``benchmarks`` is a folder of the checkout, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.workloads import mlp, relu_mlp  # noqa: E402 - after the path set-up above
 
 STEPS = 5
 

@@ -5,7 +5,7 @@ written as a PyTorch script: only the imports differ. It prints a progress line 
 trains, and, when matplotlib is installed (``pip install -e ".[plots]"``), draws the
 decision boundary and the loss curve.
 
-Run:  python examples/spiral.py          (or --steps, --lr, --seed, --out DIR)
+Run:  python examples/spiral.py          (or --steps, --lr, --seed, --out DIR, --device cuda)
 """
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def train(steps: int = 500, lr: float = 1.0, seed: int = 0, report_every: int = 50,
-          verbose: bool = True) -> tuple[nn.Module, list[float], float]:
+          verbose: bool = True, device: str = "cpu") -> tuple[nn.Module, list[float], float]:
     """Full-batch gradient descent with momentum; returns (model, losses, training accuracy)."""
     torch.manual_seed(seed)
     points, labels = spiral(n_per_class=100, classes=3, noise=0.2, seed=seed)
-    model = make_model()
+    points, labels = points.to(device), labels.to(device)
+    model = make_model().to(device)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
     losses = []
@@ -61,7 +62,7 @@ def draw(model: nn.Module, losses: list[float], out_dir: str, seed: int) -> list
     xs, ys = np.meshgrid(np.linspace(-1.1, 1.1, 300), np.linspace(-1.1, 1.1, 300))
     grid = torch.tensor(np.stack([xs.ravel(), ys.ravel()], axis=1), dtype=torch.float32)
     with torch.no_grad():
-        regions = model(grid).argmax(dim=1).numpy().reshape(xs.shape)
+        regions = model.cpu()(grid).argmax(dim=1).numpy().reshape(xs.shape)
     os.makedirs(out_dir, exist_ok=True)
     boundary_path = os.path.join(out_dir, "spiral_boundary.png")
     figure, axes = plt.subplots(figsize=(5, 5))
@@ -85,8 +86,9 @@ def draw(model: nn.Module, losses: list[float], out_dir: str, seed: int) -> list
     return [boundary_path, curve_path]
 
 
-def main(steps: int = 500, lr: float = 1.0, seed: int = 0, out_dir: str = ".", plots: bool = True) -> float:
-    model, losses, final_accuracy = train(steps, lr, seed)
+def main(steps: int = 500, lr: float = 1.0, seed: int = 0, out_dir: str = ".", plots: bool = True,
+         device: str = "cpu") -> float:
+    model, losses, final_accuracy = train(steps, lr, seed, device=device)
     print(f"training accuracy: {final_accuracy:.1%}")
     if plots:
         try:
@@ -105,5 +107,6 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=".", help="folder for the pictures")
     parser.add_argument("--no-plots", action="store_true", help="skip the pictures even if matplotlib is installed")
+    parser.add_argument("--device", default="cpu", help='"cpu" or "cuda" (needs CuPy and an NVIDIA GPU)')
     args = parser.parse_args()
-    main(args.steps, args.lr, args.seed, args.out, plots=not args.no_plots)
+    main(args.steps, args.lr, args.seed, args.out, plots=not args.no_plots, device=args.device)

@@ -5,7 +5,7 @@ sigmoid hidden layer, 1 sigmoid output, trained with binary cross-entropy. XOR i
 interesting gate: no straight line separates its 1s from its 0s, so it needs the hidden
 layer; AND, OR and NAND are linearly separable and learn quickly.
 
-Run:  python examples/xor.py            (or --steps, --hidden, --seed)
+Run:  python examples/xor.py            (or --steps, --hidden, --seed, --device cuda)
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def make_network(hidden: int) -> nn.Module:
 def train_gate(inputs: torch.Tensor, targets: torch.Tensor, steps: int, hidden: int,
                lr: float) -> tuple[nn.Module, float]:
     """Full-batch training on the 4 rows of the truth table; returns the model and last loss."""
-    model = make_network(hidden)
+    model = make_network(hidden).to(inputs.device)  # where the data is
     loss_fn = nn.BCELoss()
     optimizer = optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
@@ -49,12 +49,13 @@ def learned_table(model: nn.Module, inputs: torch.Tensor) -> list[tuple[int, int
     return [(int(a), int(b), p) for (a, b), (p,) in zip(inputs.tolist(), probabilities.tolist())]
 
 
-def main(steps: int = 2000, hidden: int = 4, lr: float = 0.05, seed: int = 0, verbose: bool = True) -> dict[str, bool]:
+def main(steps: int = 2000, hidden: int = 4, lr: float = 0.05, seed: int = 0, verbose: bool = True,
+         device: str = "cpu") -> dict[str, bool]:
     """Train every gate; returns {gate name: whether all four rows are right}."""
     torch.manual_seed(seed)
     correct = {}
     for name, gate in GATES.items():
-        inputs, targets = gate()
+        inputs, targets = (tensor.to(device) for tensor in gate())
         model, final_loss = train_gate(inputs, targets, steps, hidden, lr)
         table = learned_table(model, inputs)
         correct[name] = all(round(p) == t for (_, _, p), (t,) in zip(table, targets.tolist()))
@@ -71,6 +72,7 @@ if __name__ == "__main__":
     parser.add_argument("--hidden", type=int, default=4, help="hidden sigmoid units")
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help='"cpu" or "cuda" (needs CuPy and an NVIDIA GPU)')
     args = parser.parse_args()
-    results = main(args.steps, args.hidden, args.lr, args.seed)
+    results = main(args.steps, args.hidden, args.lr, args.seed, device=args.device)
     raise SystemExit(0 if all(results.values()) else 1)

@@ -118,3 +118,15 @@ def test_from_scratch_full_run_learns_xor() -> None:
     assert result["largest_difference"] < 1e-12
     assert result["autograd_loss"] < 0.01  # 1/2 sum of squares over 4 rows: every row within 0.07
     assert abs(result["autograd_loss"] - result["hand_loss"]) < 1e-12
+
+
+# ------------------------------------------------------------------- the same examples on each device
+
+
+def test_spiral_trains_on_every_device(device: str) -> None:
+    _, losses, accuracy = load_example("spiral").train(steps=100, seed=3, verbose=False, device=device)
+    assert losses[-1] < 0.5 * losses[0] and accuracy > 0.9
+
+
+def test_xor_learns_every_gate_on_every_device(device: str) -> None:
+    assert all(load_example("xor").main(steps=600, seed=1, verbose=False, device=device).values())

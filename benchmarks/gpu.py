@@ -198,7 +198,8 @@ def report(arguments: argparse.Namespace, runs: dict[str, dict[str, Any]], torch
         lines.append(f"tinygrad_edu on the GPU is {speedup:.1f}x faster per step than on this machine's CPU "
                      f"(its final loss comes after fewer steps; its first-step loss is compared).")
     lines += ["", "## Where the GPU time goes (one step, recorded by CUPTI through torch.profiler)", ""]
-    lines += ["| implementation | kernel launches | host-device copies | memsets | GPU busy ms |", "|---|---|---|---|---|"]
+    lines += ["| implementation | kernel launches | host-device copies | memsets | GPU busy ms |",
+              "|---|---|---|---|---|"]
     for name, run in runs.items():
         profile = run.get("profile")
         if isinstance(profile, dict):

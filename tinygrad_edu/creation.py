@@ -83,7 +83,8 @@ def from_numpy(array: Any) -> Tensor:
 
 
 def zeros(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(backend.zeros(_size(sizes, size), _dtype_or_float32(dtype), _where(device)), dtype, None, requires_grad)
+    array = backend.zeros(_size(sizes, size), _dtype_or_float32(dtype), _where(device))
+    return _make(array, dtype, None, requires_grad)
 
 
 def ones(*sizes: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

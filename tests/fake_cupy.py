@@ -321,6 +321,8 @@ def _build() -> dict[str, types.ModuleType]:
     cupy = _namespace("cupy", np, __version__="13.0.0+fake", ndarray=DeviceArray, cuda=cuda, random=random,
                       asnumpy=lambda a, stream=None: a.get() if isinstance(a, DeviceArray) else np.asarray(a),
                       is_available=lambda: True)
+    pool = types.SimpleNamespace(used_bytes=lambda: 0, total_bytes=lambda: 0, free_all_blocks=lambda: None)
+    cupy.get_default_memory_pool = lambda: pool  # no memory to count on the host: always 0 bytes
     cupy.get_array_module = lambda *args: cupy if any(isinstance(a, DeviceArray) for a in args) else np
     special = _module("cupyx.scipy.special", "Fake cupyx.scipy.special.", erf=erf)
     scipy = _module("cupyx.scipy", "Fake cupyx.scipy.", special=special)

@@ -878,3 +878,20 @@ def test_benchmark_workload_gives_the_same_losses_on_the_device(device: str) -> 
     np.testing.assert_allclose(first_loss, relu_mlp.framework(te, problem, "cpu")(1), **FLOAT32)
     np.testing.assert_allclose(relu_mlp.framework(te, problem, device)(4), relu_mlp.framework(te, problem, "cpu")(4),
                                **FLOAT32)
+
+
+# ----------------------------------------------------------------------- more of PyTorch's names
+
+
+def test_new_tensors_take_this_tensors_dtype_and_device(device: str) -> None:
+    base = te.zeros(2, dtype=te.float64, device=device)
+    for made in (base.new_full((2, 3), 7.0), base.new_empty(2, 3), base.new_tensor([[1, 2, 3], [4, 5, 6]])):
+        assert (made.shape, made.dtype, made.device) == ((2, 3), te.float64, base.device)
+    assert base.new_full((2,), 7).tolist() == [7.0, 7.0]
+    assert base.new_tensor([1, 2], dtype=te.int64, device="cpu").device == "cpu"
+    assert base.get_device() == (-1 if device == "cpu" else 0)
+
+
+def test_gpu_memory_questions_answer_without_a_gpu(without_cupy: None) -> None:
+    assert te.cuda.memory_allocated() == 0 and te.cuda.memory_reserved() == 0
+    assert te.cuda.empty_cache() is None and te.cuda.synchronize() is None

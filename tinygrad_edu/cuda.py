@@ -33,6 +33,26 @@ def get_device_name(device: int = 0) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
+def memory_allocated(device: int = 0) -> int:
+    """Bytes of GPU memory held by tensors now (CuPy's memory pool, in use); 0 without a GPU."""
+    if not backend.cuda_is_available():
+        return 0
+    return int(backend.namespace_of(backend.device("cuda", device)).get_default_memory_pool().used_bytes())
+
+
+def memory_reserved(device: int = 0) -> int:
+    """Bytes of GPU memory CuPy's pool holds, in use or kept for reuse; 0 without a GPU."""
+    if not backend.cuda_is_available():
+        return 0
+    return int(backend.namespace_of(backend.device("cuda", device)).get_default_memory_pool().total_bytes())
+
+
+def empty_cache() -> None:
+    """Give the GPU memory that CuPy's pool keeps for reuse back to the driver."""
+    if backend.cuda_is_available():
+        backend.namespace_of(backend.device("cuda")).get_default_memory_pool().free_all_blocks()
+
+
 def synchronize() -> None:
     """Wait until the GPU has finished all queued work (kernels run asynchronously: time
     GPU code only after this)."""

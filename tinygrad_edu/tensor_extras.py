@@ -16,10 +16,25 @@ import tinygrad_edu
 class MoreTensorMethods:
     __slots__ = ()
 
-    @property
-    def is_cuda(self) -> bool:
-        """False: tensors live on the CPU (see ``tinygrad_edu.cuda``)."""
-        return False
+    def get_device(self: Any) -> int:
+        """The GPU's index for a GPU tensor, -1 for a CPU tensor (as PyTorch)."""
+        return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+    def new_full(self: Any, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Any:
+        """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype and device unless told otherwise."""
+        return tinygrad_edu.full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
+                                 device=self.device if device is None else device, requires_grad=requires_grad)
+
+    def new_empty(self: Any, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+        """Zeros here (as ``empty``), of this tensor's dtype and device unless told otherwise."""
+        return tinygrad_edu.zeros(*size, dtype=self.dtype if dtype is None else dtype,
+                                  device=self.device if device is None else device, requires_grad=requires_grad)
+
+    def new_tensor(self: Any, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Any:
+        """A copy of ``data``, of this tensor's dtype and device unless told otherwise."""
+        return tinygrad_edu.tensor(data, dtype=self.dtype if dtype is None else dtype,
+                                   device=self.device if device is None else device, requires_grad=requires_grad)
 
     def sort(self: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
         return tinygrad_edu.functional.sort(self, dim, descending, stable)

@@ -895,3 +895,37 @@ def test_new_tensors_take_this_tensors_dtype_and_device(device: str) -> None:
 def test_gpu_memory_questions_answer_without_a_gpu(without_cupy: None) -> None:
     assert te.cuda.memory_allocated() == 0 and te.cuda.memory_reserved() == 0
     assert te.cuda.empty_cache() is None and te.cuda.synchronize() is None
+
+
+LESS_COMMON_OPS = {
+    "sort": lambda x: x.sort(dim=1)[0], "sort_indices": lambda x: x.sort(dim=1, descending=True)[1],
+    "argsort": lambda x: x.argsort(dim=0), "topk": lambda x: x.topk(2, dim=1)[0],
+    "topk_indices": lambda x: x.topk(2, dim=1, largest=False)[1], "cumsum": lambda x: x.cumsum(1),
+    "flip": lambda x: x.flip(0), "index_select": lambda x: x.index_select(1, te.tensor([2, 0, 2])),
+    "round": lambda x: (x * 3).round(), "floor": lambda x: x.floor(), "ceil": lambda x: x.ceil(),
+    "bmm": lambda x: te.bmm(x.reshape(1, 3, 4), x.reshape(1, 4, 3)), "norm": lambda x: x.norm(dim=1),
+    "gelu": lambda x: nn.functional.gelu(x), "argmax": lambda x: x.argmax(dim=1),
+    "max_dim": lambda x: x.max(dim=0)[1], "all_any": lambda x: te.stack([(x > -5).all(), (x > 1).any()]),
+    "clamp": lambda x: x.clamp(-0.5, 0.5), "remainder": lambda x: x % 0.7, "floor_divide": lambda x: x // 0.7,
+    "logical": lambda x: (x > 0) & (x < 1) | (x == x), "one_hot": lambda x: nn.functional.one_hot(x.argmax(1), 4),
+    "masked_fill": lambda x: x.masked_fill(x > 0, 0.0), "softmax": lambda x: x.softmax(1),
+    "logsumexp": lambda x: x.logsumexp(1), "var": lambda x: x.var(0), "repeat": lambda x: x.repeat(2, 1),
+    "gather": lambda x: x.gather(1, te.tensor([[0], [1], [3]], device=x.device)),
+    "setitem": lambda x: _set_and_return(x.clone(), (slice(None), 1), 5.0),
+}
+
+
+def _set_and_return(x: te.Tensor, key: object, value: float) -> te.Tensor:
+    x[key] = value
+    return x
+
+
+@pytest.mark.parametrize("name", list(LESS_COMMON_OPS))
+def test_less_common_ops_give_the_cpus_values_on_every_device(name: str, device: str) -> None:
+    te.manual_seed(0)
+    x = te.randn(3, 4, dtype=te.float64)
+    expected = LESS_COMMON_OPS[name](x)
+    result = LESS_COMMON_OPS[name](x.to(device))
+    assert result.device == te.device(device) or (device == "cuda" and result.device == "cuda:0")
+    assert result.dtype == expected.dtype and result.shape == expected.shape
+    np.testing.assert_allclose(result.cpu().numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)

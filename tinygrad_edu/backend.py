@@ -550,6 +550,15 @@ def erf(array: Any) -> Any:
     return _erf_elementwise(array).astype(array.dtype, copy=False)
 
 
+def stable_argsort(array: Any, axis: int) -> Any:
+    """The indices that sort ``array`` along ``axis``, ties in their original order. NumPy
+    must be asked for a stable sort; CuPy's sort is always stable (and older CuPy versions
+    refuse the ``kind`` argument)."""
+    if isinstance(array, np.ndarray):
+        return np.argsort(array, axis=axis, kind="stable")
+    return array.argsort(axis=axis)
+
+
 def scatter_add(target: Any, key: Any, values: Any) -> None:
     """``target[key] += values`` where repeated indices in ``key`` each add their value
     (NumPy's ``add.at``; on the GPU, CuPy's ``cupyx.scatter_add``, which means the same)."""

@@ -375,8 +375,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     their order (a stable sort), ascending or descending."""
     axis = normalize_dim("argsort", dim, input.ndim if input.ndim else 1)
     values = input.array if input.ndim else input.array.reshape(1)
-    xp = backend.array_namespace(values)
-    order = xp.argsort(-values if descending else values, axis=axis, kind="stable")
+    order = backend.stable_argsort(-values if descending else values, axis)
     return Tensor._wrap(order.reshape(input.shape).astype(backend.int64.numpy_dtype))
 
 

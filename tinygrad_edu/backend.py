@@ -271,13 +271,15 @@ def _load_cupy(spec: str) -> Any:
 
 def check_available(spec: Any) -> device:
     """The device named by ``spec``, if tensors can live there; otherwise a RuntimeError
-    that says what is missing (CuPy, a GPU, or a GPU of that index)."""
+    that says what is missing (CuPy, a GPU, or a GPU of that index). A plain ``"cuda"``
+    means the current GPU, which is GPU 0 here: the result is then ``cuda:0``."""
     where = device(spec)
     if where.type == "cuda":
         cupy = _load_cupy(str(spec))
         count = cupy.cuda.runtime.getDeviceCount()
         if (where.index or 0) >= count:
             raise RuntimeError(f"device {str(spec)!r} is not available: CuPy sees {count} GPU(s), numbered from 0")
+        where = device("cuda", where.index or 0)
     return where
 
 

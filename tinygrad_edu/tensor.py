@@ -330,8 +330,6 @@ class Tensor(MoreTensorMethods):
             result = ops.Cast.apply(self, backend.to_dtype(target))
         if device_spec is not None:
             where = backend.check_available(device_spec)
-            if where.type == "cuda" and where.index is None:
-                where = backend.device("cuda", 0)  # "cuda" means the current GPU, which is GPU 0 here
             if where != result.device:
                 result = ops.ToDevice.apply(result, where)
         if copy and result is self:

@@ -299,8 +299,6 @@ class Module:
                 target = arg
         if device_spec is not None:  # moved in place: an optimizer made before .to() keeps working
             where = backend.check_available(device_spec)
-            if where.type == "cuda" and where.index is None:
-                where = backend.device("cuda", 0)
             for tensor in list(self.parameters()) + list(self.buffers()):
                 tensor.array = backend.to_device(tensor.array, where)
                 if tensor.grad is not None:

@@ -80,6 +80,8 @@ def profile_one_step(trainer: Callable[[int], float], torch: Any) -> dict[str, f
         events = [event for event in recording.events() if event.device_type == DeviceType.CUDA]
     except Exception as error:  # no CUPTI, an old PyTorch, ...: report why, time anyway
         return f"not recorded ({type(error).__name__}: {error})"
+    if not events:  # CUPTI saw nothing: say so rather than report zero kernels
+        return "not recorded (the profiler saw no GPU activity in this step)"
     copies = [event for event in events if event.name.startswith("Memcpy")]
     memsets = [event for event in events if event.name.startswith("Memset")]
     kernels = [event for event in events if event not in copies and event not in memsets]

@@ -312,19 +312,8 @@ class Tensor(MoreTensorMethods):
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(other_tensor)``; returns ``self`` if nothing changes."""
-        target: DType | None = kwargs.pop("dtype", None)
-        device_spec = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target, device_spec = arg.dtype, arg.device
-            elif isinstance(arg, (str, backend.device)):
-                device_spec = arg
-            else:
-                target = arg
+        target, device_spec = to_arguments("to", args, kwargs)
         result = self
         if target is not None and backend.to_dtype(target) is not self.dtype:
             result = ops.Cast.apply(self, backend.to_dtype(target))
@@ -983,6 +972,24 @@ class Tensor(MoreTensorMethods):
 # ----------------------------------------------------------------------------------------
 # helpers shared by the methods above
 # ----------------------------------------------------------------------------------------
+
+
+def to_arguments(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The (dtype, device) that ``Tensor.to`` and ``Module.to`` are asked for, each None when
+    not given: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` (its
+    dtype and device), or the keywords ``dtype=``, ``device=`` (``non_blocking=`` is ignored)."""
+    target, device_spec = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{op}: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target, device_spec = arg.dtype, arg.device
+        elif isinstance(arg, (str, backend.device)):
+            device_spec = arg
+        else:
+            target = arg
+    return target, device_spec
 
 
 def _binary(function: Any, op: str, left: Any, right: Any, check_broadcast: bool = True) -> Tensor:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from tinygrad_edu import backend
 from tinygrad_edu.autograd import no_grad
 from tinygrad_edu.nn.parameter import Parameter
-from tinygrad_edu.tensor import HookHandle, Tensor
+from tinygrad_edu.tensor import HookHandle, Tensor, to_arguments
 
 
 class IncompatibleKeys(NamedTuple):
@@ -285,18 +285,7 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(device)`` and/or ``to(dtype)`` for every parameter and buffer, in place.
         Only floating-point tensors change dtype, as in PyTorch."""
-        target = kwargs.pop("dtype", None)
-        device_spec = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"Module.to: unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, (str, backend.device)):
-                device_spec = arg
-            elif isinstance(arg, Tensor):  # to(other_tensor): its dtype and its device
-                target, device_spec = arg.dtype, arg.device
-            else:
-                target = arg
+        target, device_spec = to_arguments("Module.to", args, kwargs)
         if device_spec is not None:  # moved in place: an optimizer made before .to() keeps working
             where = backend.check_available(device_spec)
             for tensor in list(self.parameters()) + list(self.buffers()):

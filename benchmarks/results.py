@@ -10,7 +10,10 @@ from benchmarks.workloads.common import Workload
 
 NUMPY = "NumPy floor"
 EDU = "tinygrad_edu"
+EDU_CAPTURED = "tinygrad_edu, captured"  # the same script with its step under tinygrad_edu.jit.capture
 TORCH = "PyTorch"
+#: The tinygrad_edu columns that are judged against the targets, each on its own row.
+JUDGED = (EDU, EDU_CAPTURED)
 
 #: Losses agree when within this relative tolerance, or this absolute one for tiny losses:
 #: float32 rounding differs between implementations and grows over thousands of steps.
@@ -25,8 +28,8 @@ def losses_agree(loss: float, reference: float) -> bool:
 
 @dataclass
 class WorkloadResult:
-    """One workload's measurements, by implementation name (NUMPY, EDU and, when PyTorch is
-    installed, TORCH)."""
+    """One workload's measurements, by implementation name (NUMPY, EDU, EDU_CAPTURED on the
+    CPU and, when PyTorch is installed, TORCH)."""
 
     workload: Workload
     steps: int
@@ -40,15 +43,18 @@ class WorkloadResult:
         """The implementations whose final loss departs from the NumPy floor's."""
         return [name for name in self.measurements if name != NUMPY and not self.loss_matches(name)]
 
-    def time_ratio(self, other: str) -> float | None:
-        """tinygrad_edu's median time per step over ``other``'s (None if ``other`` did not run)."""
-        if other not in self.measurements:
+    def time_ratio(self, other: str, mine: str = EDU) -> float | None:
+        """tinygrad_edu's (column ``mine``) median time per step over ``other``'s (None if
+        either did not run)."""
+        if other not in self.measurements or mine not in self.measurements:
             return None
-        return self.measurements[EDU].median / self.measurements[other].median
+        return self.measurements[mine].median / self.measurements[other].median
 
-    def memory_ratio(self) -> float | None:
+    def memory_ratio(self, mine: str = EDU) -> float | None:
         """tinygrad_edu's peak traced memory over the NumPy floor's (None if not measured)."""
-        edu, floor = self.measurements[EDU].peak_memory_bytes, self.measurements[NUMPY].peak_memory_bytes
+        if mine not in self.measurements:
+            return None
+        edu, floor = self.measurements[mine].peak_memory_bytes, self.measurements[NUMPY].peak_memory_bytes
         if edu is None or floor is None:
             return None
         return edu / floor

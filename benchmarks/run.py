@@ -32,7 +32,7 @@ if str(REPOSITORY) not in sys.path:  # run as a script: measure this checkout's 
 
 import tinygrad_edu  # noqa: E402 - after the path set-up above
 from benchmarks import report  # noqa: E402
-from benchmarks.results import EDU, NUMPY, TORCH, WorkloadResult  # noqa: E402
+from benchmarks.results import EDU, EDU_CAPTURED, NUMPY, TORCH, WorkloadResult  # noqa: E402
 from benchmarks.timing import Implementation, measure_times, peak_traced_memory  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 from benchmarks.workloads.common import Workload  # noqa: E402
@@ -56,12 +56,16 @@ def load_torch() -> ModuleType | None:
 def implementations(workload: Workload, problem: object, torch: ModuleType | None,
                     device: str = "cpu") -> dict[str, Implementation]:
     """The set-up functions to time, by name, in the order they take turns. On a device
-    other than the CPU, the frameworks train there; the NumPy floor stays on the CPU."""
+    other than the CPU, the frameworks train there; the NumPy floor stays on the CPU.
+    tinygrad_edu runs twice on the CPU: eagerly, and with its step captured
+    (``tinygrad_edu.jit.capture``, which replays CPU steps only)."""
     on_device = {} if device == "cpu" else {"device": device}
     chosen = {
         NUMPY: partial(workload.numpy_floor, problem),
         EDU: partial(workload.framework, tinygrad_edu, problem, **on_device),
     }
+    if device == "cpu":
+        chosen[EDU_CAPTURED] = partial(workload.framework, tinygrad_edu, problem, capture=True)
     if torch is not None:
         chosen[TORCH] = partial(workload.framework, torch, problem, **on_device)
     return chosen
@@ -81,7 +85,7 @@ def benchmark(workload: Workload, steps: int, repeats: int, torch: ModuleType | 
     warmup_steps = max(1, steps // 10)
     measurements = measure_times(chosen, steps, repeats, warmup_steps)
     if memory:
-        for name in (NUMPY, EDU):  # tracemalloc cannot see PyTorch's allocator
+        for name in (NUMPY, EDU, EDU_CAPTURED):  # tracemalloc cannot see PyTorch's allocator
             measurements[name].peak_memory_bytes = peak_traced_memory(chosen[name], min(steps, MEMORY_STEPS))
     return WorkloadResult(workload, steps, measurements)
 

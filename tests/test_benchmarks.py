@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # ``benchmarks`` is a folder of the checkout, not
 from benchmarks import gpu as gpu_benchmark  # noqa: E402 - after the path set-up above
 from benchmarks import run  # noqa: E402
 from conftest import DEVICES  # noqa: E402
-from benchmarks.results import EDU, NUMPY, TORCH, losses_agree  # noqa: E402
+from benchmarks.results import EDU, EDU_CAPTURED, NUMPY, TORCH, losses_agree  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
 TORCH_MODULE = run.load_torch()
@@ -30,7 +30,7 @@ TORCH_MODULE = run.load_torch()
 def test_every_implementation_ends_at_the_floors_loss(key: str) -> None:
     workload = WORKLOADS[key]
     result = run.benchmark(workload, steps=workload.quick_steps, repeats=1, torch=TORCH_MODULE, memory=False)
-    expected = {NUMPY, EDU} if TORCH_MODULE is None else {NUMPY, EDU, TORCH}
+    expected = {NUMPY, EDU, EDU_CAPTURED} if TORCH_MODULE is None else {NUMPY, EDU, EDU_CAPTURED, TORCH}
     assert set(result.measurements) == expected
     losses = {name: measurement.final_loss for name, measurement in result.measurements.items()}
     assert all(math.isfinite(loss) for loss in losses.values()), losses

@@ -23,7 +23,7 @@ from tinygrad_edu.functional import (
 )
 from tinygrad_edu.functional import argsort, bmm, ceil, cumsum, flip, floor, index_select, round, sort, topk
 from tinygrad_edu.serialization import load, save
-from tinygrad_edu import backends, cuda, datasets, linalg, nn, optim, utils, viz  # noqa: I001 - need the names above
+from tinygrad_edu import backends, cuda, datasets, jit, linalg, nn, optim, utils, viz  # noqa: I001 - need the names above
 
 # PyTorch's other names for the same dtypes.
 float = float32  # noqa: A001
@@ -55,7 +55,7 @@ __all__ = [
     "argmax", "argmin", "argsort", "autograd", "backends", "bmm", "bool", "cat", "ceil", "chunk", "clamp", "clone",
     "cos", "cumsum", "cuda", "datasets", "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye",
     "flatten", "flip", "float", "float32", "float64", "floor", "from_numpy", "full", "full_like", "gather", "ge",
-    "Generator", "get_default_dtype", "gt", "index_select", "inference_mode", "int64", "is_grad_enabled", "is_tensor",
+    "Generator", "get_default_dtype", "gt", "index_select", "inference_mode", "int64", "is_grad_enabled", "is_tensor", "jit",
     "isfinite", "isinf", "isnan", "le", "linalg", "linspace", "load", "log", "log_softmax", "logsumexp", "long", "lt",
     "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "ne", "neg", "nn", "no_grad",
     "norm", "numel", "ones", "ones_like", "optim", "permute", "pow", "prod", "rand", "rand_like", "randint", "randn",

@@ -24,6 +24,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from tinygrad_edu import tracing
+
 # ----------------------------------------------------------------------------------------
 # dtypes
 # ----------------------------------------------------------------------------------------
@@ -310,8 +312,12 @@ def array_namespace(*arrays: Any) -> Any:
     """The module whose functions operate on these arrays: NumPy, or CuPy for GPU arrays.
 
     Ops call ``xp = array_namespace(x)`` and then ``xp.exp(x)``, ``xp.matmul(a, b)``...
-    CuPy copies NumPy's interface, so the same op code runs on either device.
+    CuPy copies NumPy's interface, so the same op code runs on either device. While
+    ``jit.capture`` records a step, NumPy's array makers are written down too
+    (``tracing.namespace``).
     """
+    if tracing.RECORDING.current is not None:
+        return tracing.namespace(*arrays)
     if _cupy is not None:
         for array in arrays:
             if isinstance(array, _cupy.ndarray):
@@ -425,6 +431,10 @@ class Generator:
     def draws_on(self, where: "device | None") -> Any:
         """An object with NumPy's Generator methods (``random``, ``standard_normal``,
         ``integers``, ``uniform``, ``normal``, ``permutation``) that makes arrays on ``where``."""
+        if tracing.RECORDING.current is not None:  # jit.capture writes the draws into its program
+            draws = tracing.RECORDING.current.draws(self)
+            if draws is not None:
+                return draws
         if where is None or where.type == "cpu":
             return self.rng
         index = where.index or 0
@@ -508,7 +518,8 @@ def is_host_array(value: Any) -> builtins.bool:
 
 def is_array(value: Any) -> builtins.bool:
     """A NumPy array, or a CuPy array once CuPy is in use."""
-    return isinstance(value, np.ndarray) or (_cupy is not None and isinstance(value, _cupy.ndarray))
+    return (isinstance(value, np.ndarray) or type(value) is tracing.Traced
+            or (_cupy is not None and isinstance(value, _cupy.ndarray)))
 
 
 def python_number(value: Any) -> Any:
@@ -521,7 +532,7 @@ def asarray(value: Any, dtype: DType | None = None, like: Any = None) -> Any:
     """An array from an array-like (a NumPy scalar from a full reduction, a list of ints),
     on the device of ``like`` (an array) when given, else where ``value`` already is."""
     xp = array_namespace(value, like)
-    if xp is not np and not isinstance(value, xp.ndarray):
+    if _cupy is not None and xp is _cupy and not isinstance(value, xp.ndarray):
         with xp.cuda.Device(like.device.id):
             return xp.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
     return xp.asarray(value, dtype=None if dtype is None else dtype.numpy_dtype)
@@ -531,6 +542,11 @@ def scalar(value: Any, dtype: DType, where: "device | None" = None) -> Any:
     """A 0-d array holding a Python number, in ``dtype``, on a device."""
     array = np.array(value, dtype=dtype.numpy_dtype)
     return array if where is None or where.type == "cpu" else to_device(array, where)
+
+
+def copy_into(target: Any, values: Any) -> None:
+    """``target[...] = values``, as a NumPy call (so that ``jit.capture`` sees the write)."""
+    array_namespace(target, values).copyto(target, values, casting="unsafe")
 
 
 def to_host(array: Any) -> np.ndarray:
@@ -556,7 +572,7 @@ def stable_argsort(array: Any, axis: int) -> Any:
     """The indices that sort ``array`` along ``axis``, ties in their original order. NumPy
     must be asked for a stable sort; CuPy's sort is always stable (and older CuPy versions
     refuse the ``kind`` argument)."""
-    if isinstance(array, np.ndarray):
+    if isinstance(array, np.ndarray) or type(array) is tracing.Traced:
         return np.argsort(array, axis=axis, kind="stable")
     return array.argsort(axis=axis)
 
@@ -564,7 +580,7 @@ def stable_argsort(array: Any, axis: int) -> Any:
 def scatter_add(target: Any, key: Any, values: Any) -> None:
     """``target[key] += values`` where repeated indices in ``key`` each add their value
     (NumPy's ``add.at``; on the GPU, CuPy's ``cupyx.scatter_add``, which means the same)."""
-    if isinstance(target, np.ndarray):
+    if isinstance(target, np.ndarray) or type(target) is tracing.Traced:
         np.add.at(target, key, values)
     else:
         import cupyx

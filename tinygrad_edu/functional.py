@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from tinygrad_edu import backend, ops
 from tinygrad_edu.broadcasting import normalize_dim, normalize_dims
 from tinygrad_edu.operands import promote_operands
-from tinygrad_edu.tensor import Tensor, ValuesIndices, where  # where lives next to Tensor, which uses it
+from tinygrad_edu.tensor import Tensor, ValuesIndices, _rebinding, where  # where lives next to Tensor, which uses it
 
 __all__ = [
     "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "cat", "ceil",
@@ -353,8 +353,9 @@ def _into(out: Tensor | None, result: Tensor, op: str) -> Tensor:
         raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
                            f"but one of the arguments requires grad")
     if out.shape == result.shape:
-        out.array[...] = result.array
+        backend.copy_into(out.array, result.array)
     else:
+        _rebinding(out, "resizes an out= tensor")
         out.array = result.array.astype(out.array.dtype)
     out._version[0] += 1
     return out

@@ -19,7 +19,7 @@ import builtins
 import math
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, tracing
 from tinygrad_edu.backend import DType
 from tinygrad_edu.broadcasting import (
     broadcast_shape, count_elements, normalize_dim, normalize_dims, resolve_shape, shape_from_args,
@@ -82,6 +82,8 @@ class Tensor(MoreTensorMethods):
         self._output_index = 0
         self._version = [0]  # bumped by in-place ops; shared with detach()ed views
         self._hooks: Any = ()
+        if tracing.RECORDING.current is not None:  # jit.capture keeps an eye on what a step makes
+            tracing.RECORDING.current.tensor_made(self)
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
@@ -133,6 +135,7 @@ class Tensor(MoreTensorMethods):
             if backend.DEVICES_IN_USE and value.device != self.device:
                 raise RuntimeError(
                     f"assigned grad is on device {value.device}, but the tensor is on device {self.device}")
+        _rebinding(self, "assigns .grad")
         self._grad = value
 
     @property
@@ -161,6 +164,7 @@ class Tensor(MoreTensorMethods):
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        _rebinding(self, "assigns .data")
         self.array = value.array if isinstance(value, Tensor) else backend.as_array(value, self.dtype, self.device)
 
     @property
@@ -866,6 +870,7 @@ class Tensor(MoreTensorMethods):
         The old values stay in the graph where they were saved; the version bump makes any
         backward rule that saved *this* tensor refuse to use the changed values.
         """
+        _rebinding(self, "changes a tensor from outside it in place, on the graph")
         self.array = result.array
         self.grad_fn = result.grad_fn
         self._output_index = result._output_index
@@ -903,7 +908,7 @@ class Tensor(MoreTensorMethods):
             self._become(result)
             return self
         try:
-            self.array[...] = result.array  # write through, so views and .data see it
+            backend.copy_into(self.array, result.array)  # write through, so views and .data see it
         except ValueError as error:
             raise RuntimeError(f"{op}: cannot write into this tensor ({error}); clone() it first") from None
         self._version[0] += 1
@@ -1037,6 +1042,14 @@ def _values_at(tensor: Tensor, dim: int, indices: Tensor, keepdim: bool) -> Valu
     return ValuesIndices(values, indices)
 
 
+def _rebinding(tensor: Tensor, what: str) -> None:
+    """While ``jit.capture`` records a step: Python giving a tensor from outside the step a
+    new array (or a new ``.grad``) is not a NumPy call, so a replay could not repeat it."""
+    recording = tracing.recording_now()
+    if recording is not None and (type(tensor.array) is not tracing.Traced or what == "assigns .grad"):
+        recording.refuse(f"the step {what} (a Python assignment, which a replay would not repeat)")
+
+
 # Imported last: these modules need the Tensor class defined above.
 from tinygrad_edu import ops  # noqa: E402
 from tinygrad_edu.operands import (  # noqa: E402
@@ -1045,3 +1058,4 @@ from tinygrad_edu.operands import (  # noqa: E402
 from tinygrad_edu.autograd import engine  # noqa: E402
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE  # noqa: E402
 from tinygrad_edu import functional  # noqa: E402
+

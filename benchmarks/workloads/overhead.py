@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -107,26 +108,33 @@ def numpy_floor(problem: OverheadProblem) -> Trainer:
 # ----------------------------------------------------------------------------------------
 
 
-def framework(torch: ModuleType, problem: OverheadProblem) -> Trainer:
+def framework(torch: ModuleType, problem: OverheadProblem, capture: bool = False) -> Trainer:
     x = torch.tensor(problem.start, requires_grad=True)
     optimizer = torch.optim.SGD([x], lr=LEARNING_RATE)
 
+    def step() -> Any:
+        y = x
+        for _ in range(ROUNDS):
+            y = y * 0.5
+            y = y + x
+            y = y.tanh()
+            y = y * y
+            y = y.exp()
+            y = y.sigmoid()
+            y = y - 0.5
+            y = y / 1.5
+        loss = y.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if capture:  # tinygrad_edu only: record the step once, replay its NumPy calls (tinygrad_edu/jit.py)
+        step = torch.jit.capture(step)
+
     def train(steps: int) -> float:
         for _ in range(steps):
-            y = x
-            for _ in range(ROUNDS):
-                y = y * 0.5
-                y = y + x
-                y = y.tanh()
-                y = y * y
-                y = y.exp()
-                y = y.sigmoid()
-                y = y - 0.5
-                y = y / 1.5
-            loss = y.sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = step()
         return loss.item()
 
     return train

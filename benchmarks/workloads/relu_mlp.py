@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,8 @@ def numpy_floor(problem: ClassificationProblem) -> Trainer:
 # ----------------------------------------------------------------------------------------
 
 
-def framework(torch: ModuleType, problem: ClassificationProblem, device: str = "cpu") -> Trainer:
+def framework(torch: ModuleType, problem: ClassificationProblem, device: str = "cpu",
+              capture: bool = False) -> Trainer:
     """The PyTorch-style script; ``device="cuda"`` trains on the GPU (the model and the data
     are moved there once, as a user would; the final ``loss.item()`` waits for the GPU)."""
     nn, optim = torch.nn, torch.optim
@@ -123,12 +125,19 @@ def framework(torch: ModuleType, problem: ClassificationProblem, device: str = "
     loss_function = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=problem.learning_rate)
 
+    def step(inputs: Any, labels: Any) -> Any:
+        loss = loss_function(model(inputs), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if capture:  # tinygrad_edu only: record the step once, replay its NumPy calls (tinygrad_edu/jit.py)
+        step = torch.jit.capture(step)
+
     def train(steps: int) -> float:
         for _ in range(steps):
-            loss = loss_function(model(inputs), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = step(inputs, labels)
         return loss.item()
 
     return train

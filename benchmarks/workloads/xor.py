@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def numpy_floor(problem: XorProblem) -> Trainer:
 # ----------------------------------------------------------------------------------------
 
 
-def framework(torch: ModuleType, problem: XorProblem) -> Trainer:
+def framework(torch: ModuleType, problem: XorProblem, capture: bool = False) -> Trainer:
     nn, optim = torch.nn, torch.optim
     model = nn.Sequential(nn.Linear(2, HIDDEN), nn.Sigmoid(), nn.Linear(HIDDEN, 1), nn.Sigmoid())
     load_linear_weights(torch, model, problem.weights)
@@ -105,12 +106,19 @@ def framework(torch: ModuleType, problem: XorProblem) -> Trainer:
     loss_function = nn.MSELoss()
     optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE)
 
+    def step(inputs: Any, targets: Any) -> Any:
+        loss = loss_function(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if capture:  # tinygrad_edu only: record the step once, replay its NumPy calls (tinygrad_edu/jit.py)
+        step = torch.jit.capture(step)
+
     def train(steps: int) -> float:
         for _ in range(steps):
-            loss = loss_function(model(inputs), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = step(inputs, targets)
         return loss.item()
 
     return train

@@ -31,7 +31,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, tracing
 from tinygrad_edu.autograd.anomaly import ANOMALY_MODE, check_backward_anomaly
 from tinygrad_edu.autograd.function import Node
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
@@ -223,6 +223,9 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
     needed = _nodes_leading_to(order, targets) if capture is not None else None
     captured: dict[Any, Tensor] = {}
     observer = BACKWARD_OBSERVER.callback
+    recording = tracing.recording_now()  # jit.capture writes this sweep down, as NumPy calls
+    if recording is not None and (create_graph or observer is not None):
+        recording.refuse("the step calls backward with create_graph=True or under observe_backward")
 
     previous_mode, previous_in_backward = GRAD_MODE.enabled, ANOMALY_MODE.in_backward
     GRAD_MODE.enabled = create_graph
@@ -247,6 +250,8 @@ def run_backward(roots: list[tuple[Tensor, Tensor]], retain_graph: bool, create_
                 if capture is not None:
                     if leaf in targets:
                         captured[leaf] = _fresh(gradient, create_graph)
+                elif recording is not None:  # into .grad, as a call that every replay makes
+                    recording.store_grad(leaf, gradient, exclusive)
                 else:
                     accumulate_grad(leaf, gradient, create_graph, exclusive)
     finally:
@@ -308,6 +313,8 @@ def _run_node(node: Node, grad_outputs: list[Tensor], buffers: dict[Node, list[T
 def _run_hook(hook: Callable[[Tensor], Any], gradient: Tensor) -> Tensor:
     """A tensor hook's result: the gradient it returns instead (of the same shape, as in
     PyTorch), or the gradient itself when it returns None."""
+    if tracing.recording_now() is not None:
+        tracing.recording_now().refuse(f"a gradient hook ({getattr(hook, '__name__', hook)!r}) runs in the step")
     replaced = hook(gradient)
     if replaced is None:
         return gradient
@@ -332,6 +339,8 @@ def _complete_and_hook(node: Node, grad_outputs: list[Tensor | None], create_gra
             for hook in node.hooks.get(index, ()):
                 gradient = _run_hook(hook, gradient)
         if node.retained is not None and index in node.retained:
+            if tracing.recording_now() is not None:
+                tracing.recording_now().refuse("the step uses retain_grad()")
             tensor = node.retained[index]()
             if tensor is not None:
                 accumulate_grad(tensor, gradient, create_graph)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, NamedTuple
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, tracing
 from tinygrad_edu.autograd import no_grad
 from tinygrad_edu.nn.parameter import Parameter
 from tinygrad_edu.tensor import HookHandle, Tensor, to_arguments
@@ -55,6 +55,8 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # One quiet-float-errors context for the whole forward: the ops inside then skip
         # their own (an np.errstate each, about 1 microsecond per op otherwise).
+        if tracing.RECORDING.current is not None:  # jit.capture: replay only while train()/eval() is unchanged
+            tracing.RECORDING.current.module_called(self)
         with backend.quiet_float_errors():
             output = self.forward(*args, **kwargs)
         for hook in self._forward_hooks:
@@ -264,6 +266,7 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
+    @tracing.effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's ``.grad`` (to ``None`` by default, as PyTorch 2 does)."""
         for param in self.parameters():

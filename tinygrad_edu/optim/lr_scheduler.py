@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from typing import Any, Callable
 
+from tinygrad_edu import tracing
 from tinygrad_edu.optim.optimizer import Optimizer
 
 
@@ -33,6 +34,7 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
 
+    @tracing.effect  # run for real on every replay of a jit.capture'd step
     def step(self) -> None:
         self._step_count += 1
         self.last_epoch += 1
@@ -179,6 +181,7 @@ class ReduceLROnPlateau(LRScheduler):
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
 
+    @tracing.effect
     def step(self, metrics: Any) -> None:
         value = float(metrics)  # a 0-d tensor works too
         self.last_epoch += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Iterable
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, tracing
 from tinygrad_edu.autograd import enable_grad
 from tinygrad_edu.tensor import Tensor
 
@@ -80,6 +80,14 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """An optimizer written as PyTorch's are, with its own ``step``, gets that step
+        marked as an effect too (see ``step`` below)."""
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__ and not getattr(cls.__dict__["step"], "is_effect", False):
+            cls.step = tracing.effect(cls.__dict__["step"])  # type: ignore[method-assign]
+
+    @tracing.effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients (to ``None`` by default, so the next backward starts fresh)."""
         for group in self.param_groups:
@@ -92,9 +100,13 @@ class Optimizer:
                     param.grad.detach_()
                     param.grad.array[...] = 0
 
+    @tracing.effect
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient. ``closure`` (optional)
-        re-evaluates the model and returns the loss, which ``step`` returns."""
+        re-evaluates the model and returns the loss, which ``step`` returns.
+
+        Marked as an *effect* for ``jit.capture``: a captured step runs it for real on every
+        replay, so the updates use the learning rate and the state of that moment."""
         loss = None
         if closure is not None:
             with enable_grad():

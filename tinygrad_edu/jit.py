@@ -165,12 +165,13 @@ class StepRecording(tracing.Recording):
         if module._forward_hooks:
             self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
 
-    def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               repeatable: bool = False) -> Any:
         """Run ``function`` for real now, and write a call to it into the program."""
         if any(isinstance(arg, Tensor) or callable(arg) for arg in (*args[1:], *kwargs.values())):
             self.refuse(f"{function.__qualname__} is given a tensor or a function (a closure) inside the step")
         self.lines.append(tracing.Line("effect", (), f"{self.constant(function, 'e')}({self.arguments(args, kwargs)})"))
-        self.state_changed = True
+        self.state_changed = self.state_changed or not repeatable
         self.paused += 1
         try:
             return function(*args, **kwargs)

@@ -180,7 +180,8 @@ class Recording:
         """Random draws from ``generator`` while recording (None: the generator's own)."""
         return None
 
-    def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               repeatable: bool = False) -> Any:
         self.refuse(f"{function.__qualname__} changes Python state")
         return function(*args, **kwargs)
 
@@ -451,16 +452,22 @@ def recording_now() -> Recording | None:
     return None if recording is None or recording.paused else recording
 
 
-def effect(function: Callable[..., Any]) -> Callable[..., Any]:
+def effect(function: Callable[..., Any] | None = None, *, repeatable: bool = False) -> Any:
     """Mark a method that changes Python objects rather than arrays (``optimizer.step``,
     ``zero_grad``): while a step is being recorded, a call to it is run for real and written
-    into the program as a call, so that every replay runs it for real too."""
+    into the program as a call, so that every replay runs it for real too.
+
+    ``repeatable=True`` says that running it twice does what running it once does
+    (``zero_grad``), so a replay that stops at a later check may run the step again."""
+    if function is None:
+        return functools.partial(effect, repeatable=repeatable)
+
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         recording = recording_now()
         if recording is None:
             return function(*args, **kwargs)
-        return recording.effect(function, args, kwargs)
+        return recording.effect(function, args, kwargs, repeatable)
     run.is_effect = True  # type: ignore[attr-defined]
     return run
 

@@ -266,7 +266,7 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    @tracing.effect
+    @tracing.effect(repeatable=True)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's ``.grad`` (to ``None`` by default, as PyTorch 2 does)."""
         for param in self.parameters():

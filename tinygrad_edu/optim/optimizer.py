@@ -87,7 +87,7 @@ class Optimizer:
         if "step" in cls.__dict__ and not getattr(cls.__dict__["step"], "is_effect", False):
             cls.step = tracing.effect(cls.__dict__["step"])  # type: ignore[method-assign]
 
-    @tracing.effect
+    @tracing.effect(repeatable=True)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients (to ``None`` by default, so the next backward starts fresh)."""
         for group in self.param_groups:

@@ -298,6 +298,10 @@ class CapturedStep:
         try:
             result = self.function(*recorded_args, **recorded_kwargs)
             output_source = _output_source(result, recording)
+        except BaseException:
+            RECORDING.current = None
+            self._finish(recording)  # no Traced array may outlive the recording, in .grad or elsewhere
+            raise
         finally:
             RECORDING.current = None
         self.recordings += 1

@@ -300,7 +300,7 @@ def cuda_device_count() -> int:
 
 def device_of(array: Any) -> device:
     """The device an array lives on: the CPU for a NumPy array, ``cuda:N`` for a CuPy one."""
-    if _cupy is None or isinstance(array, np.ndarray):
+    if _cupy is None or isinstance(array, np.ndarray) or type(array) is tracing.Traced:
         return CPU
     index = array.device.id
     if index not in _CUDA_DEVICES:
@@ -317,7 +317,9 @@ def array_namespace(*arrays: Any) -> Any:
     (``tracing.namespace``).
     """
     if tracing.RECORDING.current is not None:
-        return tracing.namespace(*arrays)
+        recording_numpy = tracing.namespace(*arrays)
+        if recording_numpy is not np:
+            return recording_numpy
     if _cupy is not None:
         for array in arrays:
             if isinstance(array, _cupy.ndarray):
@@ -413,6 +415,7 @@ class Generator:
         self.device = _Device(device)
         self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
 
+    @tracing.effect  # inside a jit.capture'd step: run again on every replay
     def manual_seed(self, seed: int) -> "Generator":
         self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
@@ -423,6 +426,7 @@ class Generator:
     def initial_seed(self) -> int:
         return self._seed
 
+    @tracing.effect
     def seed_gpu(self, seed: int) -> None:
         """Re-seed only the GPU draws (``cuda.manual_seed``); the CPU's are untouched."""
         self._gpu_seed = int(seed)
@@ -550,7 +554,10 @@ def copy_into(target: Any, values: Any) -> None:
 
 
 def to_host(array: Any) -> np.ndarray:
-    """A NumPy array on the host: the array itself on the CPU, a copy from the GPU."""
+    """A NumPy array on the host: the array itself on the CPU, a copy from the GPU. (A
+    Traced array of ``jit.capture`` gives its value, and the recording notes the read.)"""
+    if type(array) is tracing.Traced:
+        return np.asarray(array)
     return array if isinstance(array, np.ndarray) else array.get()
 
 
@@ -561,6 +568,8 @@ def erf(array: Any) -> Any:
     """The error function, elementwise. NumPy has none, so Python's ``math.erf`` (the C
     library's, accurate to the last bit) runs per element: slow for big arrays, exact.
     On the GPU, CuPy's ``cupyx.scipy.special.erf`` kernel."""
+    if type(array) is tracing.Traced:  # jit.capture: written down as a call of this very function
+        return tracing.call_function(erf, "erf", array)
     if not isinstance(array, np.ndarray):
         from cupyx.scipy.special import erf as gpu_erf
 

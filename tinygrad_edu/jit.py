@@ -44,8 +44,12 @@ NumPy calls cannot repeat is run eagerly instead, with a warning that says why:
   run eagerly: what Python decided from them cannot be replayed. ``bool()`` and ``int()``
   of a value are kept as checks: a later call whose value differs is run eagerly.
 - **Tensors the step keeps** (``self.last = x``) make it run eagerly: a replay would not
-  update them. So do hooks, ``retain_grad``, ``create_graph=True``, anomaly mode, GPU
-  tensors (the CPU only, for now) and steps that call another captured step.
+  update them. So do hooks, ``retain_grad``, ``create_graph=True``, anomaly mode and GPU
+  tensors (the CPU only, for now). A captured function called inside another one's
+  recording is simply part of that recording.
+- **Globals and closure variables** that the step function names itself are guarded when
+  they hold a module, tensor, optimizer or number: rebinding one (``target = deepcopy(net)``)
+  records again. What functions it calls read from their own globals is not seen.
 
 Return values are detached tensors (the backward pass happened inside the step). A
 replay gives the same numbers as eager mode, bit for bit: it makes the same NumPy calls
@@ -69,6 +73,8 @@ from tinygrad_edu import backend, tracing
 from tinygrad_edu.autograd.anomaly import ANOMALY_MODE
 from tinygrad_edu.autograd.engine import BACKWARD_OBSERVER, accumulate_grad
 from tinygrad_edu.autograd.grad_mode import GRAD_MODE
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.optim.optimizer import Optimizer
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tracing import RECORDING, Traced
 
@@ -98,8 +104,12 @@ class StepRecording(tracing.Recording):
     def __init__(self) -> None:
         super().__init__()
         self.guards: list[str] = []
-        self.lifted: dict[int, Tensor] = {}  # id(outside tensor) -> its stand-in for forward()
+        self.lifted: dict[int, tuple[Tensor, Tensor]] = {}  # id(outside tensor) -> (it, its stand-in)
         self.outside_arrays: dict[int, str] = {}  # id(outside tensor's array) -> its name
+        self.guarded: set[int] = set()  # ids of the outside tensors that have guards
+        self.made: set[int] = set()  # ids of the tensors made while recording (kept alive by `created`)
+        self.unowned: list[np.ndarray] = []  # outside arrays seen only through tensors made here
+        self.written: list[np.ndarray] = []  # outside arrays the step writes into
         self.modules: set[int] = set()
         self.leaves: list[Tensor] = []
         self.created: list[weakref.ref[Tensor]] = []
@@ -118,9 +128,9 @@ class StepRecording(tracing.Recording):
         array = tensor.array
         if type(array) is Traced:
             return tensor
-        stand_in = self.lifted.get(id(tensor))
-        if stand_in is not None:
-            return stand_in
+        entry = self.lifted.get(id(tensor))
+        if entry is not None:
+            return entry[1]
         if not isinstance(array, np.ndarray):
             self.refuse(f"a tensor on {tensor.device} is used; capture replays CPU steps only")
             return tensor
@@ -129,18 +139,63 @@ class StepRecording(tracing.Recording):
         name = self.name_outside(tensor)
         stand_in = Tensor._wrap(Traced(array, name, self), tensor._requires_grad)
         stand_in._version = tensor._version
-        self.lifted[id(tensor)] = stand_in
+        self.lifted[id(tensor)] = (tensor, stand_in)  # the tensor kept alive, so that its id stays its own
         return stand_in
 
     def name_outside(self, tensor: Tensor) -> str:
-        array_name = self.outside_arrays.get(id(tensor.array))
+        """The program's name for an outside tensor's array, with guards that the tensor
+        still holds that array and still does (or does not) require grad."""
+        array = tensor.array
+        array_name = self.outside_arrays.get(id(array))
         if array_name is None:
-            tensor_name = self.constant(tensor, "t")
-            array_name = self.constant(tensor.array, "x")
-            self.outside_arrays[id(tensor.array)] = array_name
-            self.guards.append(f"{tensor_name}.array is {array_name}")
-            self.guards.append(f"{tensor_name}._requires_grad is {tensor._requires_grad}")
+            array_name = self.outside_arrays[id(array)] = self.constant(array, "x")
+            if id(tensor) in self.made:  # e.g. `w.detach()` inside the step: guard w instead, when known
+                self.unowned.append(array)
+        if id(tensor) not in self.made:
+            self.guard_tensor(tensor)
         return array_name
+
+    def guard_tensor(self, tensor: Tensor) -> None:
+        if id(tensor) not in self.guarded:
+            self.guarded.add(id(tensor))
+            name, array_name = self.constant(tensor, "t"), self.outside_arrays[id(tensor.array)]
+            self.guards.append(f"{name}.array is {array_name}")
+            self.guards.append(f"{name}._requires_grad is {tensor._requires_grad}")
+            if tensor._requires_grad:  # a gradient hook added later must not be skipped
+                self.guards.append(f"not {name}._hooks")
+
+    def guard_free_variables(self, variables: list[tuple[str, Any, str]]) -> None:
+        """Guards that the step function's globals and closure variables still hold the
+        same modules, tensors and optimizers (``target_net = copy.deepcopy(net)`` between
+        calls), and the same numbers."""
+        for where, holder, key in variables:
+            try:
+                value = holder[key] if where == "global" else holder.cell_contents
+            except (KeyError, ValueError):
+                continue
+            source = f"{self.constant(holder, 'h')}[{key!r}]" if where == "global" else \
+                f"{self.constant(holder, 'h')}.cell_contents"
+            if isinstance(value, (Tensor, Module, Optimizer)):
+                self.guards.append(f"{source} is {self.constant(value, 'o')}")
+            elif type(value) in (bool, int, float) and value == value:
+                self.guards.append(f"{source} == {value!r}")
+
+    def guard_owners(self) -> None:
+        """An outside array that the step reached only through a tensor it made itself
+        (``w.detach()``, ``w.data``): the tensors from before the step that hold it are
+        found by asking the garbage collector who refers to the array, and guarded, so
+        that ``w.data = ...`` records again. (Slow, but it runs once per recording.)"""
+        owned = set()
+        for array in self.unowned:
+            for owner in gc.get_referrers(array):
+                if isinstance(owner, Tensor) and id(owner) not in self.made and owner.array is array:
+                    self.guard_tensor(owner)
+                    owned.add(id(array))
+        unowned = {id(array) for array in self.unowned}
+        if any(id(array) in unowned and id(array) not in owned for array in self.written):
+            self.refuse("the step writes in place into a tensor it made from Python data (zeros(), zeros_like(), "
+                        "tensor()...); a replay would keep writing into that one array (compute out of place "
+                        "instead, e.g. x * 0 + ...)")
 
     def array_source(self, array: np.ndarray) -> str:
         return self.outside_arrays.get(id(array)) or self.constant(array, "c")
@@ -148,6 +203,7 @@ class StepRecording(tracing.Recording):
     def write_outside(self, array: np.ndarray) -> None:
         if id(array) in self.outside_arrays:  # a parameter updated in place (e.g. SGD by hand)
             self.state_changed = True
+            self.written.append(array)
             return
         super().write_outside(array)
 
@@ -159,9 +215,22 @@ class StepRecording(tracing.Recording):
     # -- what the package tells the recording ---------------------------------------------
 
     def module_called(self, module: Any) -> None:
+        """Guards that the module is as it was: its parameters the same tensors (not
+        replaced by new ``Parameter`` objects), and its plain settings the same values
+        (``training``, ``Dropout.p``, ``LeakyReLU.negative_slope``, a loss's ``reduction``):
+        the step's Python code read them, and the program holds what it decided."""
         if id(module) not in self.modules:
             self.modules.add(id(module))
-            self.guards.append(f"{self.constant(module, 'm')}.training is {module.training}")
+            name = self.constant(module, "m")
+            for key, value in module.__dict__.items():
+                if key.isidentifier() and (value is None or type(value) is bool):
+                    self.guards.append(f"{name}.{key} is {value}")
+                elif key.isidentifier() and type(value) in (int, float, str) and value == value:
+                    self.guards.append(f"{name}.{key} == {value!r}")
+            self.guards.append(f"not {name}._forward_hooks")  # hooks added later must not be skipped
+            for key, parameter in module._parameters.items():
+                held = "None" if parameter is None else self.constant(parameter, "t")
+                self.guards.append(f"{name}._parameters[{key!r}] is {held}")
         if module._forward_hooks:
             self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
 
@@ -182,6 +251,9 @@ class StepRecording(tracing.Recording):
         """``backward()``'s last act for one leaf, written as a call to :func:`_store_grad`.
         The stored gradient stays a Traced until the recording ends, so that what the step
         does with ``.grad`` afterwards (clipping, a hand-written update) is recorded too."""
+        if id(leaf) in self.made:
+            self.refuse(f"the step makes a leaf tensor (shape {tuple(leaf.shape)}) that requires grad; a replay "
+                        f"would keep storing into the .grad of the first call's leaf")
         source = self.source(gradient.array)
         self.paused += 1
         try:
@@ -206,6 +278,7 @@ class StepRecording(tracing.Recording):
 
     def tensor_made(self, tensor: Tensor) -> None:
         self.created.append(weakref.ref(tensor))
+        self.made.add(id(tensor))
 
     def draws(self, generator: Any) -> Any:
         return _RecordingDraws(self, generator)
@@ -226,8 +299,8 @@ class Replay:
     """One recording of a step: the compiled program, its guards and its source."""
 
     def __init__(self, recording: StepRecording, inputs: list[str], output_source: str) -> None:
-        lines = tracing.free_early(tracing.simplify(recording.lines, output_source), output_source,
-                                   recording.sizes)
+        lines, output_source = tracing.simplify(recording.lines, output_source)
+        lines = tracing.free_early(lines, output_source, recording.sizes)
         body = "\n".join("    " + line.text() for line in lines) or "    pass"
         self.code = (f"def step({', '.join(inputs)}):\n{body}\n    return {output_source}\n")
         guards = " and ".join(recording.guards) or "True"
@@ -251,6 +324,7 @@ class CapturedStep:
     def __init__(self, function: Callable[..., Any]) -> None:
         functools.update_wrapper(self, function)
         self.function = function
+        self.free_variables = _free_variables(function)
         self.replays_by_key: dict[Any, list[Replay]] = {}
         self.eager_reason: str | None = None
         self.replays = 0
@@ -270,10 +344,13 @@ class CapturedStep:
         if ANOMALY_MODE.enabled or BACKWARD_OBSERVER.callback is not None:
             return self.function(*args, **kwargs)
         inputs: list[Tensor] = []
-        key = _key((args, kwargs) if kwargs else args, inputs)
-        if key is None:
-            return self.function(*args, **kwargs)
-        key = (key, GRAD_MODE.enabled)
+        try:
+            key = (_key((args, kwargs) if kwargs else args, inputs), GRAD_MODE.enabled)
+        except _Eager as reason:
+            return self._run_eagerly(str(reason), args, kwargs)
+        if len(inputs) > 1 and len({id(tensor) for tensor in inputs}) < len(inputs):
+            # one tensor passed for two arguments: a program recorded so may only replay so
+            key = (key, tuple(next(i for i, other in enumerate(inputs) if other is tensor) for tensor in inputs))
         for replay in self.replays_by_key.get(key, ()):
             if replay.guard():
                 states = [generator.rng.bit_generator.state for generator in replay.generators]
@@ -291,13 +368,14 @@ class CapturedStep:
     def _record(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: list[Tensor]) -> Any:
         recording = StepRecording()
         names = [f"in{index}" for index in range(len(inputs))]
-        stand_ins = {id(tensor): Tensor._wrap(Traced(tensor.array, name, recording))
-                     for tensor, name in zip(inputs, names)}
+        stand_ins = iter([Tensor._wrap(Traced(tensor.array, name, recording)) for tensor, name in zip(inputs, names)])
         recorded_args, recorded_kwargs = _replace((args, kwargs), stand_ins)
         RECORDING.current = recording
         try:
             result = self.function(*recorded_args, **recorded_kwargs)
             output_source = _output_source(result, recording)
+            recording.guard_owners()
+            recording.guard_free_variables(self.free_variables)
         except BaseException:
             RECORDING.current = None
             self._finish(recording)  # no Traced array may outlive the recording, in .grad or elsewhere
@@ -309,20 +387,25 @@ class CapturedStep:
         del result, recorded_args, recorded_kwargs, stand_ins
         self._finish(recording)
         if recording.not_replayable is not None:
-            self.eager_reason = recording.not_replayable
-            warnings.warn(f"capture: {self.function.__name__} will run eagerly: {recording.not_replayable}",
-                          RuntimeWarning, stacklevel=3)
+            self._give_up(recording.not_replayable)
             return real_result
         replays = self.replays_by_key.setdefault(key, [])
         if len(replays) >= MAX_RECORDINGS:
-            self.eager_reason = (f"it was recorded {MAX_RECORDINGS} times for the same argument shapes "
-                                 f"(its guards or checks keep failing)")
-            warnings.warn(f"capture: {self.function.__name__} will run eagerly: {self.eager_reason}",
-                          RuntimeWarning, stacklevel=3)
+            self._give_up(f"it was recorded {MAX_RECORDINGS} times for the same argument shapes "
+                          f"(its guards or checks keep failing)")
             return real_result
         self.latest = Replay(recording, names, output_source)
         replays.append(self.latest)
         return real_result
+
+    def _give_up(self, reason: str) -> None:
+        """From now on, run eagerly; say why, once."""
+        self.eager_reason = reason
+        warnings.warn(f"capture: {self.function.__name__} will run eagerly: {reason}", RuntimeWarning, stacklevel=4)
+
+    def _run_eagerly(self, reason: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self._give_up(reason)
+        return self.function(*args, **kwargs)
 
     @staticmethod
     def _finish(recording: StepRecording) -> None:
@@ -341,6 +424,18 @@ class CapturedStep:
         if kept:
             recording.refuse(f"the step keeps {len(kept)} tensor(s) it computed after it returns (one of shape "
                              f"{tuple(kept[0].shape)}), e.g. in an attribute or a list; a replay would not update them")
+
+
+def _free_variables(function: Callable[..., Any]) -> list[tuple[str, Any, str]]:
+    """The globals the function's own code names, and its closure cells: (kind, holder, key)."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return []
+    found: list[tuple[str, Any, str]] = [("global", function.__globals__, name) for name in code.co_names
+                                         if name in function.__globals__]
+    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+        found.append(("closure", cell, name))
+    return found
 
 
 def _kept_tensors(recording: StepRecording) -> list[Tensor]:
@@ -362,37 +457,42 @@ def capture(function: Callable[..., Any]) -> CapturedStep:
 # -- arguments and results ---------------------------------------------------------------
 
 
+class _Eager(Exception):
+    """An argument that a recording cannot be keyed on; the message says which."""
+
+
 def _key(value: Any, inputs: list[Tensor]) -> Any:
-    """What the recording depends on in the arguments (None: run eagerly). Tensors are
-    appended to ``inputs`` in order."""
+    """What the recording depends on in the arguments: the shapes and dtypes of tensors, the
+    values of the rest. Tensors are appended to ``inputs`` in order."""
     if type(value) is tuple and all(type(item) is Tensor for item in value):  # the common case, made quick
-        if any(item._requires_grad or type(item.array) is not np.ndarray for item in value):
-            return None
-        inputs.extend(value)
-        return tuple([(item.array.shape, item.array.dtype) for item in value])
+        if not any(item._requires_grad or type(item.array) is not np.ndarray for item in value):
+            inputs.extend(value)
+            return tuple([(item.array.shape, item.array.dtype) for item in value])
     if isinstance(value, Tensor):
-        if value.requires_grad or not isinstance(value.array, np.ndarray):
-            return None
+        if value.requires_grad:
+            raise _Eager(f"a tensor argument of shape {tuple(value.shape)} requires grad: its gradient would "
+                         f"belong to the argument of each call (pass such tensors eagerly)")
+        if not isinstance(value.array, np.ndarray):
+            raise _Eager(f"a tensor argument is on {value.device}; capture replays CPU steps only")
         inputs.append(value)
         return ("tensor", value.array.shape, value.array.dtype)
     if type(value) in (tuple, list):
-        keys = [_key(item, inputs) for item in value]
-        return None if any(key is None for key in keys) else (type(value), tuple(keys))
+        return (type(value), tuple(_key(item, inputs) for item in value))
     if type(value) is dict:
-        keys = [(name, _key(item, inputs)) for name, item in value.items()]
-        return None if any(key is None for _, key in keys) else (dict, tuple(keys))
+        return (dict, tuple((name, _key(item, inputs)) for name, item in value.items()))
     if isinstance(value, np.ndarray):
-        return None
+        raise _Eager("a NumPy array is passed as an argument; pass a tensor (from_numpy) instead")
     try:
         hash(value)
     except TypeError:
-        return None
+        raise _Eager(f"an argument of type {type(value).__name__} is neither a tensor nor hashable") from None
     return (type(value), value)
 
 
-def _replace(value: Any, stand_ins: dict[int, Tensor]) -> Any:
+def _replace(value: Any, stand_ins: Any) -> Any:
+    """The arguments with each tensor replaced by the next stand-in (the order of _key)."""
     if isinstance(value, Tensor):
-        return stand_ins[id(value)]
+        return next(stand_ins)
     if type(value) in (tuple, list):
         return type(value)(_replace(item, stand_ins) for item in value)
     if type(value) is dict:

@@ -221,13 +221,15 @@ class Tensor(MoreTensorMethods):
     def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of a Tensor with {self.numel()} values is ambiguous")
-        return builtins.bool(self.array.item())
+        return builtins.bool(self.array.reshape(()))  # not .item(): jit.capture keeps bool() as a check
 
     def __float__(self) -> float:
         return builtins.float(self.item())
 
     def __int__(self) -> int:
-        return builtins.int(self.item())
+        if self.numel() != 1:
+            self.item()  # its error
+        return builtins.int(self.array.reshape(()))  # not .item(): jit.capture keeps int() as a check
 
     def __index__(self) -> int:
         if self.dtype.is_floating_point or self.numel() != 1:
@@ -235,7 +237,7 @@ class Tensor(MoreTensorMethods):
                 f"only integer tensors of a single element can be converted "
                 f"to an index (got {self.dtype}, shape {self.shape})"
             )
-        return builtins.int(self.item())
+        return builtins.int(self.array.reshape(()))
 
     def __format__(self, spec: str) -> str:
         if self.ndim == 0:

@@ -68,6 +68,7 @@ class Recording:
         self.state_changed = False  # an effect or a write into a parameter happened already
         self.checks = 0
         self.sizes: dict[str, int] = {}  # name -> bytes of the array it held when recorded
+        self.fresh: set[str] = set()  # arrays that are certainly no view of another (ufunc results, makers)
 
     # -- names ----------------------------------------------------------------------------
 
@@ -151,6 +152,8 @@ class Recording:
         for target in targets if type(targets) is tuple else (targets,):
             if type(target) is Traced:
                 names.append(self.source(target))
+                if target.name not in self.fresh:  # it may be (a view of) an input: writing it is a change
+                    self.state_changed = True
             elif isinstance(target, np.ndarray):
                 self.write_outside(target)
                 names.append(self.source(target))
@@ -276,6 +279,12 @@ class Traced:
         name = f"np.{ufunc.__name__}" if getattr(np, ufunc.__name__, None) is ufunc else recording.constant(ufunc, "f")
         if method != "__call__":
             name += f".{method}"
+        elif "out" not in kwargs:
+            result = recording.call(function, name, inputs, kwargs)
+            for item in result if type(result) is tuple else (result,):
+                if type(item) is Traced:
+                    recording.fresh.add(item.name)
+            return result
         if method == "at":  # np.add.at(a, index, b): in place into a
             function(*plain(inputs), **plain(kwargs))
             recording.write(f"{name}({recording.arguments(inputs, kwargs)})", inputs[0])
@@ -305,6 +314,8 @@ class Traced:
     # -- attributes and methods -----------------------------------------------------------
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # NumPy's __array_struct__ & co.: no, so that np.asarray() comes to __array__
+            raise AttributeError(name)
         attribute = getattr(self.value, name)
         recording = active(self)
         if recording is None or name in _METADATA:
@@ -442,7 +453,9 @@ class TracingNumPy:
         def make(*args: Any, **kwargs: Any) -> Any:
             if recording.paused:
                 return attribute(*plain(args), **plain(kwargs))
-            return recording.call(attribute, f"np.{name}", args, kwargs, kind="fresh")
+            made = recording.call(attribute, f"np.{name}", args, kwargs, kind="fresh")
+            recording.fresh.add(made.name)
+            return made
         return make
 
 
@@ -472,6 +485,15 @@ def effect(function: Callable[..., Any] | None = None, *, repeatable: bool = Fal
     return run
 
 
+def call_function(function: Callable[..., Any], name: str, *args: Any) -> Any:
+    """``function(*args)`` for a function that NumPy's hooks do not see (``np.vectorize``'s
+    loop in ``backend.erf``): written into the program as a call to it, when recording."""
+    recording = _recording_of(args)
+    if recording is None:
+        return function(*plain(args))
+    return recording.call(function, recording.constant(function, name), args, {})
+
+
 def namespace(*arrays: Any) -> Any:
     """NumPy, or a :class:`TracingNumPy` when one of ``arrays`` is being recorded."""
     for array in arrays:
@@ -488,18 +510,23 @@ def namespace(*arrays: Any) -> Any:
 _NAME = re.compile(r"\b[a-z]+[0-9]+\b")
 
 
-def simplify(lines: list[Line], result: str) -> list[Line]:
+def simplify(lines: list[Line], result: str) -> tuple[list[Line], str]:
     """Two classic compiler passes over the recorded program, which keep its results bit
     for bit (the same NumPy calls on the same arrays, just not repeated or wasted):
 
     1. **Common subexpressions.** Eager code often computes one thing twice (the backward
        rule of ``y * y`` multiplies the gradient by ``y`` once per input). A pure line whose
        expression appeared before gets the earlier line's name instead. Not across a write
-       or an effect (the arrays may have changed), and never for an array written in place.
+       or an effect (the arrays may have changed), and never for an array that is written
+       in place or leaves the program (returned, or stored into a ``.grad``): two of those
+       must stay two arrays, as in eager mode.
     2. **Dead code.** A pure or fresh line whose result nothing reads is dropped, from the
        end backwards. Writes, draws, effects and checks are always kept.
     """
     written = {name for line in lines for name in line.writes}
+    leaving = set(_NAME.findall(result))
+    leaving.update(name for line in lines if line.kind == "effect" for name in _NAME.findall(line.expression))
+    protected = written | leaving
     renamed: dict[str, str] = {}
     seen: dict[str, tuple[str, ...]] = {}
     merged = []
@@ -508,7 +535,7 @@ def simplify(lines: list[Line], result: str) -> list[Line]:
         line = line._replace(expression=expression)
         if line.kind in ("write", "effect"):
             seen.clear()
-        elif line.kind == "pure" and not written.intersection(line.targets):
+        elif line.kind == "pure" and not protected.intersection(line.targets):
             earlier = seen.get(expression)
             if earlier is not None and len(earlier) == len(line.targets):
                 renamed.update(zip(line.targets, earlier))
@@ -526,7 +553,7 @@ def simplify(lines: list[Line], result: str) -> list[Line]:
         used.update(line.writes)
         kept.append(line)
     kept.reverse()
-    return kept
+    return kept, result
 
 
 def free_early(lines: list[Line], result: str, sizes: dict[str, int], threshold: int = 4096) -> list[Line]:

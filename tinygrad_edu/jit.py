@@ -208,9 +208,27 @@ class StepRecording(tracing.Recording):
         super().write_outside(array)
 
     def check(self, traced: Traced, convert: Callable[[Any], Any], value: Any) -> None:
+        if traced.name in self.outside_names():
+            self.guard_value(traced)
+            return
         if self.drew:
             self.checks_after_draws = True
         super().check(traced, convert, value)
+
+    def read_value(self, traced: Traced, kind: str) -> None:
+        """A value of a small array from outside the step (the 2 of ``x ** 2``, a constant)
+        may be read: a guard then checks, before each replay, that it is still the same.
+        A value the step computed may not (see ``tracing.Recording.read_value``)."""
+        if traced.name in self.outside_names() and traced.value.size <= 64:
+            self.guard_value(traced)
+            return
+        super().read_value(traced, kind)
+
+    def outside_names(self) -> set[str]:
+        return set(self.outside_arrays.values())
+
+    def guard_value(self, traced: Traced) -> None:
+        self.guards.append(f"np.array_equal({traced.name}, {self.constant(traced.value.copy(), 'k')})")
 
     # -- what the package tells the recording ---------------------------------------------
 

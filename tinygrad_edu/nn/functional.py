@@ -300,7 +300,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
 
 def _weighted_mean(total: Tensor, weight: Tensor) -> Tensor:
     """total / weight; with every target ignored (weight 0), NaN with zero gradients, as PyTorch."""
-    if weight.item() == 0:
+    if bool(weight.array == 0):  # bool(), not .item(): jit.capture keeps it as a check
         return where(Tensor._wrap(backend.scalar(True, backend.bool, total.device)), math.nan, total)
     return total / weight
 

@@ -6,7 +6,6 @@ gradient is scaled by ``max_norm / total_norm``, so the direction of the update 
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
 from tinygrad_edu import backend
@@ -30,15 +29,17 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     with no_grad():
         per_tensor = stack([norm(param.grad.detach(), norm_type) for param in params])
         total = norm(per_tensor, norm_type)
-        if error_if_nonfinite and not math.isfinite(total.item()):
+        if error_if_nonfinite and not bool(total.isfinite()):
             raise RuntimeError(
                 f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
                 f"({total.item()}), so it cannot be clipped; pass error_if_nonfinite=False to scale anyway"
             )
-        scale = min(float(max_norm) / (total.item() + 1e-6), 1.0)  # NaN stays NaN, as in PyTorch
+        # As PyTorch: the factor in the norm's dtype, at most 1 (NaN stays NaN); a tensor, not
+        # a Python float, so that a jit.capture'd step computes it afresh on every replay.
+        scale = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
         with backend.quiet_float_errors():
             for param in params:
-                param.grad.array *= scale  # a Python float keeps the gradient's dtype
+                param.grad.array *= scale.array.astype(param.grad.array.dtype, copy=False)
     return total
 
 

@@ -482,10 +482,15 @@ class _Eager(Exception):
 def _key(value: Any, inputs: list[Tensor]) -> Any:
     """What the recording depends on in the arguments: the shapes and dtypes of tensors, the
     values of the rest. Tensors are appended to ``inputs`` in order."""
-    if type(value) is tuple and all(type(item) is Tensor for item in value):  # the common case, made quick
-        if not any(item._requires_grad or type(item.array) is not np.ndarray for item in value):
+    if type(value) is tuple:  # the common case, positional CPU tensors, in one quick loop
+        quick = []
+        for item in value:
+            if type(item) is not Tensor or item._requires_grad or type(item.array) is not np.ndarray:
+                break
+            quick.append((item.array.shape, item.array.dtype))
+        else:
             inputs.extend(value)
-            return tuple([(item.array.shape, item.array.dtype) for item in value])
+            return tuple(quick)
     if isinstance(value, Tensor):
         if value.requires_grad:
             raise _Eager(f"a tensor argument of shape {tuple(value.shape)} requires grad: its gradient would "

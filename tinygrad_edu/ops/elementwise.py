@@ -137,7 +137,8 @@ class Sigmoid(Function):
     def forward(ctx: Node, x: Tensor) -> Tensor:
         xp = array_namespace(x.array)
         e = xp.exp(-xp.abs(x.array))  # in (0, 1]: never overflows
-        y = Tensor._wrap(xp.where(x.array >= 0, 1 / (1 + e), e / (1 + e)).astype(x.array.dtype, copy=False))
+        # 1 / (1 + e^-x) where x >= 0, and e^x / (1 + e^x) below: one division for both
+        y = Tensor._wrap((xp.where(x.array >= 0, 1, e) / (1 + e)).astype(x.array.dtype, copy=False))
         ctx.save_for_backward(y)
         return y
 

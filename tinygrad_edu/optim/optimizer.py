@@ -113,18 +113,19 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                grad = param._grad  # the slot behind the .grad property: this loop runs every step
+                if grad is None:
                     continue
-                if param.grad.shape != param.shape:
+                if grad.array.shape != param.array.shape:
                     raise RuntimeError(
-                        f"{type(self).__name__}.step: the gradient of shape {param.grad.shape} does not match "
+                        f"{type(self).__name__}.step: the gradient of shape {grad.shape} does not match "
                         f"its parameter of shape {param.shape}"
                     )
                 state = self.state.get(param, {})
-                self.update(param, param.grad.array, state, group)
+                self.update(param, grad.array, state, group)
                 if state:  # only optimizers with memory (momentum, averages) keep state
                     self.state[param] = state
-                mark_updated(param)
+                param._version[0] += 1  # mark_updated(param), inlined
         return loss
 
     def update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:

@@ -5,7 +5,10 @@ written as a PyTorch script: only the imports differ. It prints a progress line 
 trains, and, when matplotlib is installed (``pip install -e ".[plots]"``), draws the
 decision boundary and the loss curve.
 
-Run:  python examples/spiral.py          (or --steps, --lr, --seed, --out DIR, --device cuda)
+Run:  python examples/spiral.py          (or --steps, --lr, --seed, --out DIR, --device cuda, --capture)
+
+``--capture`` wraps the training step in ``tinygrad_edu.jit.capture`` (recorded once as NumPy
+calls, then replayed: same numbers, less time; see docs/internals/10-capture.md).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def train(steps: int = 500, lr: float = 1.0, seed: int = 0, report_every: int = 50,
-          verbose: bool = True, device: str = "cpu") -> tuple[nn.Module, list[float], float]:
+          verbose: bool = True, device: str = "cpu", capture: bool = False) -> tuple[nn.Module, list[float], float]:
     """Full-batch gradient descent with momentum; returns (model, losses, training accuracy)."""
     torch.manual_seed(seed)
     points, labels = spiral(n_per_class=100, classes=3, noise=0.2, seed=seed)
@@ -35,13 +38,20 @@ def train(steps: int = 500, lr: float = 1.0, seed: int = 0, report_every: int = 
     model = make_model().to(device)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
-    losses = []
-    for step in range(1, steps + 1):
+
+    def training_step(points: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(points)
         loss = loss_fn(logits, labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        return loss, logits
+
+    if capture:  # tinygrad_edu only (PyTorch has no such function): record once, then replay
+        training_step = torch.jit.capture(training_step)
+    losses = []
+    for step in range(1, steps + 1):
+        loss, logits = training_step(points, labels)
         losses.append(loss.item())
         if verbose and (step % report_every == 0 or step == steps):
             print(f"step {step:5d}   loss {loss.item():.4f}   accuracy {accuracy(logits, labels):.1%}")
@@ -87,8 +97,8 @@ def draw(model: nn.Module, losses: list[float], out_dir: str, seed: int) -> list
 
 
 def main(steps: int = 500, lr: float = 1.0, seed: int = 0, out_dir: str = ".", plots: bool = True,
-         device: str = "cpu") -> float:
-    model, losses, final_accuracy = train(steps, lr, seed, device=device)
+         device: str = "cpu", capture: bool = False) -> float:
+    model, losses, final_accuracy = train(steps, lr, seed, device=device, capture=capture)
     print(f"training accuracy: {final_accuracy:.1%}")
     if plots:
         try:
@@ -108,5 +118,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default=".", help="folder for the pictures")
     parser.add_argument("--no-plots", action="store_true", help="skip the pictures even if matplotlib is installed")
     parser.add_argument("--device", default="cpu", help='"cpu" or "cuda" (needs CuPy and an NVIDIA GPU)')
+    parser.add_argument("--capture", action="store_true", help="record the training step once and replay it "
+                        "(tinygrad_edu.jit.capture; CPU only)")
     args = parser.parse_args()
-    main(args.steps, args.lr, args.seed, args.out, plots=not args.no_plots, device=args.device)
+    main(args.steps, args.lr, args.seed, args.out, plots=not args.no_plots, device=args.device, capture=args.capture)

@@ -78,6 +78,14 @@ def test_spiral_reaches_98_percent_on_other_seeds(seed: int) -> None:
     assert load_example("spiral").train(seed=seed, verbose=False)[2] >= 0.98
 
 
+def test_spiral_captured_trains_exactly_as_eager() -> None:
+    """``--capture``: the same losses, bit for bit, and the same accuracy."""
+    spiral = load_example("spiral")
+    _, eager_losses, eager_accuracy = spiral.train(steps=60, seed=1, verbose=False)
+    _, captured_losses, captured_accuracy = spiral.train(steps=60, seed=1, verbose=False, capture=True)
+    assert captured_losses == eager_losses and captured_accuracy == eager_accuracy
+
+
 def test_spiral_runs_as_a_script_without_pictures(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(EXAMPLES / "spiral.py"), "--steps", "20", "--no-plots"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120,

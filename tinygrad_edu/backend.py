@@ -509,6 +509,9 @@ def generator_or_default(generator: "Generator | None", where: "device | None" =
 def zeros(shape: tuple[int, ...], dtype: DType, where: "device | None" = None) -> Any:
     """Zeros on a device (the CPU when ``where`` is None)."""
     if where is None or where.type == "cpu":
+        recording = tracing.recording_now()
+        if recording is not None:  # jit.capture: made afresh on every replay (it may be written into)
+            return tracing.TracingNumPy(recording).zeros(shape, dtype=dtype.numpy_dtype)
         return np.zeros(shape, dtype=dtype.numpy_dtype)
     cupy = _load_cupy(str(where))
     with cupy.cuda.Device(where.index or 0):

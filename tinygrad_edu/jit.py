@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import types
 import warnings
 import weakref
 from typing import Any, Callable
@@ -79,6 +80,7 @@ from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.tracing import RECORDING, Traced
 
 MAX_RECORDINGS = 8  # per captured function and argument shapes
+MAX_SIGNATURES = 8  # argument shapes, dtypes and values per captured function
 
 
 class Diverged(Exception):
@@ -110,6 +112,9 @@ class StepRecording(tracing.Recording):
         self.made: set[int] = set()  # ids of the tensors made while recording (kept alive by `created`)
         self.unowned: list[np.ndarray] = []  # outside arrays seen only through tensors made here
         self.written: list[np.ndarray] = []  # outside arrays the step writes into
+        self.stored: set[int] = set()  # ids of the leaves whose .grad the step stored
+        self.grad_guarded: set[int] = set()
+        self.settled: set[int] = set()  # modules and tensors whose mode an effect set (train(), requires_grad_())
         self.modules: set[int] = set()
         self.leaves: list[Tensor] = []
         self.created: list[weakref.ref[Tensor]] = []
@@ -160,14 +165,15 @@ class StepRecording(tracing.Recording):
             self.guarded.add(id(tensor))
             name, array_name = self.constant(tensor, "t"), self.outside_arrays[id(tensor.array)]
             self.guards.append(f"{name}.array is {array_name}")
-            self.guards.append(f"{name}._requires_grad is {tensor._requires_grad}")
+            if id(tensor) not in self.settled:
+                self.guards.append(f"{name}._requires_grad is {tensor._requires_grad}")
             if tensor._requires_grad:  # a gradient hook added later must not be skipped
                 self.guards.append(f"not {name}._hooks")
 
     def guard_free_variables(self, variables: list[tuple[str, Any, str]]) -> None:
         """Guards that the step function's globals and closure variables still hold the
         same modules, tensors and optimizers (``target_net = copy.deepcopy(net)`` between
-        calls), and the same numbers."""
+        calls), the same functions (``loss_fn = F.l1_loss``) and the same numbers."""
         for where, holder, key in variables:
             try:
                 value = holder[key] if where == "global" else holder.cell_contents
@@ -175,10 +181,12 @@ class StepRecording(tracing.Recording):
                 continue
             source = f"{self.constant(holder, 'h')}[{key!r}]" if where == "global" else \
                 f"{self.constant(holder, 'h')}.cell_contents"
-            if isinstance(value, (Tensor, Module, Optimizer)):
+            if isinstance(value, types.ModuleType):
+                continue  # np, te, F...: rebinding a module name is not something scripts do
+            if type(value) in (int, float, str) and value == value:
+                self.guards.append(f"{source} == {self.source(value)}")
+            else:  # a module, tensor, optimizer, function, None, True...: the very same object
                 self.guards.append(f"{source} is {self.constant(value, 'o')}")
-            elif type(value) in (bool, int, float) and value == value:
-                self.guards.append(f"{source} == {value!r}")
 
     def guard_owners(self) -> None:
         """An outside array that the step reached only through a tensor it made itself
@@ -241,23 +249,33 @@ class StepRecording(tracing.Recording):
             self.modules.add(id(module))
             name = self.constant(module, "m")
             for key, value in module.__dict__.items():
-                if key.isidentifier() and (value is None or type(value) is bool):
+                if not key.isidentifier() or (key == "training" and id(module) in self.settled):
+                    continue  # (training set by model.train()/eval() inside the step: run on every replay)
+                if value is None or type(value) is bool:
                     self.guards.append(f"{name}.{key} is {value}")
-                elif key.isidentifier() and type(value) in (int, float, str) and value == value:
-                    self.guards.append(f"{name}.{key} == {value!r}")
+                elif type(value) in (int, float, str) and value == value:
+                    self.guards.append(f"{name}.{key} == {self.source(value)}")
+                elif isinstance(value, Tensor):
+                    self.guards.append(f"{name}.{key} is {self.constant(value, 't')}")
             self.guards.append(f"not {name}._forward_hooks")  # hooks added later must not be skipped
-            for key, parameter in module._parameters.items():
-                held = "None" if parameter is None else self.constant(parameter, "t")
-                self.guards.append(f"{name}._parameters[{key!r}] is {held}")
+            for table in ("_parameters", "_buffers", "_modules"):  # no part replaced, added or removed
+                entries = getattr(module, table)
+                self.guards.append(f"len({name}.{table}) == {len(entries)}")
+                for key, part in entries.items():
+                    held = "None" if part is None else self.constant(part, "t" if isinstance(part, Tensor) else "m")
+                    self.guards.append(f"{name}.{table}[{key!r}] is {held}")
         if module._forward_hooks:
             self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
 
     def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               repeatable: bool = False) -> Any:
+               repeatable: bool = False, settles: Callable[..., list[Any]] | None = None) -> Any:
         """Run ``function`` for real now, and write a call to it into the program."""
         if any(isinstance(arg, Tensor) or callable(arg) for arg in (*args[1:], *kwargs.values())):
             self.refuse(f"{function.__qualname__} is given a tensor or a function (a closure) inside the step")
-        self.lines.append(tracing.Line("effect", (), f"{self.constant(function, 'e')}({self.arguments(args, kwargs)})"))
+        if settles is not None:  # what it sets, which guards then need not check
+            self.settled.update(id(item) for item in settles(*args, **kwargs))
+        self.lines.append(tracing.Line("settle" if repeatable else "effect", (),
+                                       f"{self.constant(function, 'e')}({self.arguments(args, kwargs)})"))
         self.state_changed = self.state_changed or not repeatable
         self.paused += 1
         try:
@@ -284,6 +302,7 @@ class StepRecording(tracing.Recording):
                                        f"{self.constant(leaf, 't')}, {source}, {owned})"))
         leaf._grad.array = traced
         self.leaves.append(leaf)
+        self.stored.add(id(leaf))
         self.state_changed = True
 
     def draw(self, generator: Any, method: str, args: tuple[Any, ...]) -> Any:
@@ -293,6 +312,15 @@ class StepRecording(tracing.Recording):
         if generator not in self.generators:
             self.generators.append(generator)
         return self.call(getattr(generator.rng, method), f"{name}.rng.{method}", args, {}, kind="draw")
+
+    def grad_read(self, tensor: Tensor) -> None:
+        """Python looked at ``.grad`` of a tensor from outside (``if p.grad is not None:
+        p.grad.zero_()``) before this step stored one: what it found must be found again."""
+        if self.paused or id(tensor) in self.made or id(tensor) in self.stored or id(tensor) in self.grad_guarded:
+            return
+        self.grad_guarded.add(id(tensor))
+        held = "None" if tensor._grad is None else self.constant(tensor._grad, "t")
+        self.guards.append(f"{self.constant(tensor, 't')}._grad is {held}")
 
     def tensor_made(self, tensor: Tensor) -> None:
         self.created.append(weakref.ref(tensor))
@@ -313,16 +341,33 @@ class _RecordingDraws:
         return lambda *args: self._recording.draw(self._generator, method, args)
 
 
+def _mark_progress(lines: list[tracing.Line], fresh: set[str]) -> list[tracing.Line]:
+    """``progress[0] = True`` at the first line that changes something outside the
+    program's own arrays (an effect, a random draw, a write into a parameter, an input or a
+    view of one). A replay that fails before it has changed nothing, so the call can be run
+    eagerly instead, which raises eager mode's own error (an index out of range, say). A
+    draw or a write that fails has changed nothing either (NumPy checks indices before it
+    writes), so the mark goes after them; an effect may fail half-way, so it goes before."""
+    for position, line in enumerate(lines):
+        if line.kind in ("effect", "draw") or (line.kind == "write" and not fresh.issuperset(line.writes)):
+            after = position + (line.kind != "effect")
+            return [tracing.Line("mark", (), "progress[0] = False"), *lines[:after],
+                    tracing.Line("mark", (), "progress[0] = True"), *lines[after:]]
+    return lines
+
+
 class Replay:
     """One recording of a step: the compiled program, its guards and its source."""
 
     def __init__(self, recording: StepRecording, inputs: list[str], output_source: str) -> None:
         lines, output_source = tracing.simplify(recording.lines, output_source)
         lines = tracing.free_early(lines, output_source, recording.sizes)
+        lines = _mark_progress(lines, recording.fresh)
         body = "\n".join("    " + line.text() for line in lines) or "    pass"
         self.code = (f"def step({', '.join(inputs)}):\n{body}\n    return {output_source}\n")
         guards = " and ".join(recording.guards) or "True"
         namespace = dict(recording.namespace)
+        self.progress = namespace["progress"] = [False]
         exec(compile(f"def guard():\n    return {guards}\n", "<capture guard>", "exec"), namespace)  # noqa: S102
         exec(compile(self.code, "<captured step>", "exec"), namespace)  # noqa: S102
         self.guard: Callable[[], bool] = namespace["guard"]
@@ -349,6 +394,10 @@ class CapturedStep:
         self.recordings = 0
         self.latest: Replay | None = None
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """``@capture`` on a method: ``obj.step(x)`` calls the captured step with ``obj``."""
+        return self if instance is None else functools.partial(self, instance)
+
     @property
     def code(self) -> str:
         if self.latest is None:
@@ -369,6 +418,9 @@ class CapturedStep:
         if len(inputs) > 1 and len({id(tensor) for tensor in inputs}) < len(inputs):
             # one tensor passed for two arguments: a program recorded so may only replay so
             key = (key, tuple(next(i for i, other in enumerate(inputs) if other is tensor) for tensor in inputs))
+        if key not in self.replays_by_key and len(self.replays_by_key) >= MAX_SIGNATURES:
+            return self._run_eagerly(f"it was called with {MAX_SIGNATURES} different kinds of arguments (a number that "
+                                     f"changes on every call, say: pass it as a tensor)", args, kwargs)
         for replay in self.replays_by_key.get(key, ()):
             if replay.guard():
                 states = [generator.rng.bit_generator.state for generator in replay.generators]
@@ -379,6 +431,10 @@ class CapturedStep:
                     for generator, state in zip(replay.generators, states):
                         generator.rng.bit_generator.state = state
                     continue
+                except Exception:  # bad input (an index out of range): eager mode's own, clear error
+                    if replay.progress[0]:
+                        raise
+                    return self.function(*args, **kwargs)
                 self.replays += 1
                 return result
         return self._record(key, args, kwargs, inputs)
@@ -401,7 +457,7 @@ class CapturedStep:
         finally:
             RECORDING.current = None
         self.recordings += 1
-        real_result = _materialized(result)
+        real_result = _materialized(result, recording)
         del result, recorded_args, recorded_kwargs, stand_ins
         self._finish(recording)
         if recording.not_replayable is not None:
@@ -449,7 +505,13 @@ def _free_variables(function: Callable[..., Any]) -> list[tuple[str, Any, str]]:
     code = getattr(function, "__code__", None)
     if code is None:
         return []
-    found: list[tuple[str, Any, str]] = [("global", function.__globals__, name) for name in code.co_names
+    names: list[str] = []
+    codes = [code]
+    while codes:  # the function's code, and the code of its comprehensions and lambdas
+        current = codes.pop()
+        names += [name for name in current.co_names if name not in names]
+        codes += [constant for constant in current.co_consts if isinstance(constant, types.CodeType)]
+    found: list[tuple[str, Any, str]] = [("global", function.__globals__, name) for name in names
                                          if name in function.__globals__]
     for name, cell in zip(code.co_freevars, function.__closure__ or ()):
         found.append(("closure", cell, name))
@@ -499,7 +561,7 @@ def _key(value: Any, inputs: list[Tensor]) -> Any:
             raise _Eager(f"a tensor argument is on {value.device}; capture replays CPU steps only")
         inputs.append(value)
         return ("tensor", value.array.shape, value.array.dtype)
-    if type(value) in (tuple, list):
+    if isinstance(value, (tuple, list)):  # named tuples (a batch) too
         return (type(value), tuple(_key(item, inputs) for item in value))
     if type(value) is dict:
         return (dict, tuple((name, _key(item, inputs)) for name, item in value.items()))
@@ -516,11 +578,16 @@ def _replace(value: Any, stand_ins: Any) -> Any:
     """The arguments with each tensor replaced by the next stand-in (the order of _key)."""
     if isinstance(value, Tensor):
         return next(stand_ins)
-    if type(value) in (tuple, list):
-        return type(value)(_replace(item, stand_ins) for item in value)
+    if isinstance(value, (tuple, list)):
+        return _rebuilt(value, [_replace(item, stand_ins) for item in value])
     if type(value) is dict:
         return {name: _replace(item, stand_ins) for name, item in value.items()}
     return value
+
+
+def _rebuilt(container: Any, items: list[Any]) -> Any:
+    """A tuple, named tuple or list like ``container``, holding ``items``."""
+    return type(container)(*items) if hasattr(container, "_fields") else type(container)(items)
 
 
 def _output_source(value: Any, recording: StepRecording) -> str:
@@ -528,23 +595,32 @@ def _output_source(value: Any, recording: StepRecording) -> str:
     if isinstance(value, Tensor):
         if type(value.array) is Traced and value.array.recording is recording:
             return f"wrap({value.array.name})"
-        return recording.constant(value, "r")
-    if type(value) in (tuple, list):
+        if id(value) in recording.made:  # made from Python data in the step: a new tensor on every call
+            return f"wrap({recording.constant(value.array, 'c')}.copy())"
+        return recording.constant(value, "r")  # a tensor from outside, returned as itself
+    if isinstance(value, (tuple, list)):
         items = "".join(_output_source(item, recording) + ", " for item in value)
+        if hasattr(value, "_fields"):  # a named tuple, such as max(dim=...)'s (values, indices)
+            return f"{recording.constant(type(value), 'n')}({items})"
         return f"({items})" if type(value) is tuple else f"[{items}]"
     if type(value) is dict:
-        return "{" + ", ".join(f"{name!r}: {_output_source(item, recording)}" for name, item in value.items()) + "}"
+        return "{" + ", ".join(f"{recording.source(name)}: {_output_source(item, recording)}"
+                               for name, item in value.items()) + "}"
     if value is None or type(value) in (bool, int, str):
         return repr(value)
     recording.refuse(f"the step returns a {type(value).__name__}; return tensors (or tuples, lists, dicts of them)")
     return "None"
 
 
-def _materialized(value: Any) -> Any:
+def _materialized(value: Any, recording: StepRecording) -> Any:
+    """The recording call's return value: real arrays, and tensors made from Python data in
+    the step copied (the program keeps the original for the replays)."""
     if isinstance(value, Tensor):
-        return Tensor._wrap(value.array.value) if type(value.array) is Traced else value
-    if type(value) in (tuple, list):
-        return type(value)(_materialized(item) for item in value)
+        if type(value.array) is Traced:
+            return Tensor._wrap(value.array.value)
+        return Tensor._wrap(value.array.copy()) if id(value) in recording.made else value
+    if isinstance(value, (tuple, list)):
+        return _rebuilt(value, [_materialized(item, recording) for item in value])
     if type(value) is dict:
-        return {name: _materialized(item) for name, item in value.items()}
+        return {name: _materialized(item, recording) for name, item in value.items()}
     return value

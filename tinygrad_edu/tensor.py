@@ -121,6 +121,8 @@ class Tensor(MoreTensorMethods):
     @property
     def grad(self) -> Tensor | None:
         """The gradient that ``backward()`` accumulated here (None until then)."""
+        if tracing.RECORDING.current is not None:  # jit.capture: a step that looks at .grad depends on it
+            tracing.RECORDING.current.grad_read(self)
         return self._grad
 
     @grad.setter
@@ -282,6 +284,7 @@ class Tensor(MoreTensorMethods):
         self._requires_grad = False
         return self
 
+    @tracing.effect(repeatable=True, settles=lambda self, requires_grad=True: [self])  # see jit.capture
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
@@ -946,12 +949,12 @@ class Tensor(MoreTensorMethods):
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        values = backend.generator(self.device).uniform(a, b, self.shape)
-        return self._inplace("uniform_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
+        values = Tensor._wrap(backend.generator(self.device).uniform(a, b, self.shape))
+        return self._inplace("uniform_", lambda current: values.to(self.dtype), any_cast=True)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        values = backend.generator(self.device).normal(mean, std, self.shape)
-        return self._inplace("normal_", lambda current: Tensor(values, dtype=self.dtype), any_cast=True)
+        values = Tensor._wrap(backend.generator(self.device).normal(mean, std, self.shape))
+        return self._inplace("normal_", lambda current: values.to(self.dtype), any_cast=True)
 
     # ------------------------------------------------------------------------------------
     # Python's operators: the methods above under their operator names

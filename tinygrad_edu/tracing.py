@@ -40,7 +40,8 @@ class Line(NamedTuple):
     ``kind`` tells :func:`simplify` what it may do with the line: ``"pure"`` (computes its
     targets from its arguments and nothing else), ``"fresh"`` (a new array, e.g. zeros, that
     may be written into later), ``"write"`` (writes into the arrays named in ``writes``),
-    ``"draw"`` (random numbers), ``"effect"`` (a call run for real) or ``"check"``.
+    ``"draw"`` (random numbers), ``"effect"`` (a call run for real), ``"settle"`` (an effect
+    that may run twice, such as ``zero_grad``) or ``"check"``.
     """
 
     kind: str
@@ -69,6 +70,7 @@ class Recording:
         self.checks = 0
         self.sizes: dict[str, int] = {}  # name -> bytes of the array it held when recorded
         self.fresh: set[str] = set()  # arrays that are certainly no view of another (ufunc results, makers)
+        self.name_of_array: dict[int, str] = {}  # id(real array) -> its name, to find what a view looks into
 
     # -- names ----------------------------------------------------------------------------
 
@@ -127,10 +129,12 @@ class Recording:
             traced = Traced(result, self.new_name("v"), self)
             self.lines.append(Line(kind, (traced.name,), expression))
             self.sizes[traced.name] = result.nbytes
+            self.name_of_array[id(result)] = traced.name
             return traced
         if type(result) is tuple and result and all(isinstance(item, (np.ndarray, np.generic)) for item in result):
             items = tuple(Traced(item, self.new_name("v"), self) for item in result)
             self.lines.append(Line(kind, tuple(item.name for item in items), expression))
+            self.name_of_array.update((id(item.value), item.name) for item in items)
             return items
         self.refuse(f"a NumPy call returned a {type(result).__name__} computed from the values ({expression})")
         return result
@@ -154,6 +158,11 @@ class Recording:
                 names.append(self.source(target))
                 if target.name not in self.fresh:  # it may be (a view of) an input: writing it is a change
                     self.state_changed = True
+                base = getattr(target.value, "base", None)
+                while base is not None:  # writing a view writes the arrays it looks into
+                    if id(base) in self.name_of_array:
+                        names.append(self.name_of_array[id(base)])
+                    base = base.base
             elif isinstance(target, np.ndarray):
                 self.write_outside(target)
                 names.append(self.source(target))
@@ -172,6 +181,9 @@ class Recording:
     def tensor_made(self, tensor: Any) -> None:
         """A Tensor was made while recording."""
 
+    def grad_read(self, tensor: Any) -> None:
+        """A tensor's ``.grad`` was read while recording."""
+
     def lift(self, tensor: Any) -> Any:
         """A tensor as an op's ``forward`` should see it while recording."""
         return tensor
@@ -184,7 +196,7 @@ class Recording:
         return None
 
     def effect(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               repeatable: bool = False) -> Any:
+               repeatable: bool = False, settles: Callable[..., list[Any]] | None = None) -> Any:
         self.refuse(f"{function.__qualname__} changes Python state")
         return function(*args, **kwargs)
 
@@ -465,22 +477,25 @@ def recording_now() -> Recording | None:
     return None if recording is None or recording.paused else recording
 
 
-def effect(function: Callable[..., Any] | None = None, *, repeatable: bool = False) -> Any:
+def effect(function: Callable[..., Any] | None = None, *, repeatable: bool = False,
+           settles: Callable[..., list[Any]] | None = None) -> Any:
     """Mark a method that changes Python objects rather than arrays (``optimizer.step``,
     ``zero_grad``): while a step is being recorded, a call to it is run for real and written
     into the program as a call, so that every replay runs it for real too.
 
     ``repeatable=True`` says that running it twice does what running it once does
-    (``zero_grad``), so a replay that stops at a later check may run the step again."""
+    (``zero_grad``), so a replay that stops at a later check may run the step again.
+    ``settles(*args)`` lists the objects whose mode it sets (``train()``: the modules), whose
+    guards then need not hold when a replay starts."""
     if function is None:
-        return functools.partial(effect, repeatable=repeatable)
+        return functools.partial(effect, repeatable=repeatable, settles=settles)
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         recording = recording_now()
         if recording is None:
             return function(*args, **kwargs)
-        return recording.effect(function, args, kwargs, repeatable)
+        return recording.effect(function, args, kwargs, repeatable, settles)
     run.is_effect = True  # type: ignore[attr-defined]
     return run
 
@@ -522,10 +537,13 @@ def simplify(lines: list[Line], result: str) -> tuple[list[Line], str]:
        must stay two arrays, as in eager mode.
     2. **Dead code.** A pure or fresh line whose result nothing reads is dropped, from the
        end backwards. Writes, draws, effects and checks are always kept.
+
+    Returns the lines and the result expression, renamed.
     """
     written = {name for line in lines for name in line.writes}
     leaving = set(_NAME.findall(result))
-    leaving.update(name for line in lines if line.kind == "effect" for name in _NAME.findall(line.expression))
+    leaving.update(name for line in lines if line.kind in ("effect", "settle")
+                   for name in _NAME.findall(line.expression))
     protected = written | leaving
     renamed: dict[str, str] = {}
     seen: dict[str, tuple[str, ...]] = {}
@@ -533,7 +551,7 @@ def simplify(lines: list[Line], result: str) -> tuple[list[Line], str]:
     for line in lines:
         expression = _NAME.sub(lambda match: renamed.get(match.group(0), match.group(0)), line.expression)
         line = line._replace(expression=expression)
-        if line.kind in ("write", "effect"):
+        if line.kind in ("write", "effect", "settle"):
             seen.clear()
         elif line.kind == "pure" and not protected.intersection(line.targets):
             earlier = seen.get(expression)

@@ -249,6 +249,7 @@ class Module:
     # modes, gradients, conversions
     # ------------------------------------------------------------------------------------
 
+    @tracing.effect(repeatable=True, settles=lambda self, mode=True: list(self.modules()))  # see jit.capture
     def train(self, mode: bool = True) -> Module:
         """Training mode (the default): ``Dropout`` drops. Applies to every descendant."""
         if not isinstance(mode, bool):

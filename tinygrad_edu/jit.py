@@ -26,20 +26,22 @@ What a replay cannot see, it must not get wrong, so a recording is replayed only
 nothing it depended on has changed (the *guards*), and a step that does what a program of
 NumPy calls cannot repeat is run eagerly instead, with a warning that says why:
 
-- **Arguments.** Tensors are inputs of the program; a new shape, dtype or
-  ``requires_grad``, or a different non-tensor argument, records again (up to 8 versions).
-  Tensor arguments that require grad run eagerly.
+- **Arguments.** Tensors are inputs of the program; a new shape or dtype, or a different
+  non-tensor argument, records again (up to 8 kinds of arguments, and 8 recordings of
+  each). Tensor arguments that require grad run eagerly.
 - **Parameters and other tensors from outside** are read by reference: an optimizer that
   updates them in place is seen by the next replay. If a tensor's array is replaced
-  (``p.data = ...``, ``model.double()``) or its ``requires_grad`` changes, the step records
-  again. So it does when a module it called switches between ``train()`` and ``eval()``.
-- **Effects.** ``optimizer.zero_grad()``, ``optimizer.step()``, ``model.zero_grad()``, a
-  scheduler's ``step()`` and the storing of gradients into ``.grad`` change Python objects,
-  not arrays. They are written down as calls and run for real on every replay, so that
-  Adam's step counter, a scheduler's learning rate or ``.grad`` accumulating across calls
-  behave exactly as in eager mode. Random numbers (dropout) are drawn afresh on every
-  replay, from the same generator, in the same order: a replay gives the numbers eager
-  mode would.
+  (``p.data = ...``, ``model.double()``), its ``requires_grad`` changes or it gets a hook,
+  the step records again. So it does when a module it called changes: ``train()`` and
+  ``eval()``, a setting such as a dropout probability, a parameter, buffer or submodule
+  replaced, added or removed.
+- **Effects.** ``optimizer.zero_grad()``, ``optimizer.step()``, ``model.zero_grad()``,
+  ``model.train()``/``eval()``, ``requires_grad_()``, a scheduler's ``step()``,
+  ``manual_seed()`` and the storing of gradients into ``.grad`` change Python objects, not
+  arrays. They are written down as calls and run for real on every replay, so that Adam's
+  step counter, a scheduler's learning rate or ``.grad`` accumulating across calls behave
+  exactly as in eager mode. Random numbers (dropout) are drawn afresh on every replay, from
+  the same generator, in the same order: a replay gives the numbers eager mode would.
 - **Values read into Python** (``loss.item()``, ``print(x)``, ``float(x)``) make a step
   run eagerly: what Python decided from them cannot be replayed. ``bool()`` and ``int()``
   of a value are kept as checks: a later call whose value differs is run eagerly.
@@ -47,14 +49,19 @@ NumPy calls cannot repeat is run eagerly instead, with a warning that says why:
   update them. So do hooks, ``retain_grad``, ``create_graph=True``, anomaly mode and GPU
   tensors (the CPU only, for now). A captured function called inside another one's
   recording is simply part of that recording.
-- **Globals and closure variables** that the step function names itself are guarded when
-  they hold a module, tensor, optimizer or number: rebinding one (``target = deepcopy(net)``)
-  records again. What functions it calls read from their own globals is not seen.
+- **Globals and closure variables** that the step function's own code names are guarded
+  (the same object, or the same number or string): rebinding one (``target =
+  deepcopy(net)``, ``loss_fn = F.l1_loss``) records again. What the functions it calls read
+  from their own globals is not seen, and neither are numbers read from Python objects
+  (``optimizer.param_groups[0]["lr"]`` used by hand inside the step is frozen).
+- **Bad input on a replayed call** (a class index out of range) raises eager mode's error:
+  a replay that fails before it changed anything outside the program reruns the call
+  eagerly.
 
 Return values are detached tensors (the backward pass happened inside the step). A
 replay gives the same numbers as eager mode, bit for bit: it makes the same NumPy calls
-on the same arrays, in the same order (``tests/test_jit.py`` checks this on every kind of
-step it covers).
+on the same arrays, in the same order (``tests/test_jit.py`` and ``tests/test_jit_more.py``
+check this on every kind of step they cover).
 
 Python code that only changes Python objects (``count += 1``, appending to a list) runs
 on the first call only. Keep it outside the captured function.

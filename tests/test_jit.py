@@ -2004,3 +2004,11 @@ def test_a_module_rebound_in_a_closure_variable_records_again() -> None:
         assert_equal(captured(x).numpy(), evaluate(x).numpy(), f"round {round_}")
         assert_equal(captured(x).numpy(), evaluate(x).numpy(), f"round {round_}, replayed")
     assert (captured.recordings, captured.replays) == (3, 3)
+
+
+def test_torch_compile_is_accepted_and_leaves_the_model_eager() -> None:
+    """PyTorch scripts call torch.compile(model); here it returns the model itself."""
+    te.manual_seed(SEED)
+    model = mlp()
+    assert te.compile(model) is model
+    assert te.compile(mode="reduce-overhead")(standard_step) is standard_step

@@ -50,10 +50,20 @@ def are_deterministic_algorithms_enabled() -> bool:
     return _DETERMINISTIC[0]
 
 
+def compile(model=None, **options):  # noqa: A001 - PyTorch's name
+    """``torch.compile``, accepted for PyTorch scripts: returns ``model`` (a module or a
+    function) unchanged, so the script runs eagerly, with the same results; also works as
+    ``@compile`` and ``@compile(mode=...)``. To speed up a whole training step (forward,
+    backward and update), wrap it in :func:`tinygrad_edu.jit.capture` instead."""
+    if model is None:
+        return lambda function: function
+    return model
+
+
 __all__ = [
     "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "are_deterministic_algorithms_enabled",
     "argmax", "argmin", "argsort", "autograd", "backends", "bmm", "bool", "cat", "ceil", "chunk", "clamp", "clone",
-    "cos", "cumsum", "cuda", "datasets", "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye",
+    "compile", "cos", "cumsum", "cuda", "datasets", "device", "div", "double", "DType", "empty", "enable_grad", "eq", "exp", "eye",
     "flatten", "flip", "float", "float32", "float64", "floor", "from_numpy", "full", "full_like", "gather", "ge",
     "Generator", "get_default_dtype", "gt", "index_select", "inference_mode", "int64", "is_grad_enabled", "is_tensor", "jit",
     "isfinite", "isinf", "isnan", "le", "linalg", "linspace", "load", "log", "log_softmax", "logsumexp", "long", "lt",

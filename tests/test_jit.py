@@ -1626,7 +1626,7 @@ def test_code_is_a_numpy_program() -> None:
     x, y = regression_batches(1)[0]
     step(te.tensor(x), te.tensor(y))
     code = step.code
-    assert code.startswith("def step(in0, in1):")
+    assert code.startswith("def step(a0, a1):\n    in0 = a0.array\n    in1 = a1.array\n")
     assert "np.matmul" in code
     assert "Tensor" not in code
     lines = code.strip().splitlines()

@@ -68,8 +68,10 @@ on the first call only. Keep it outside the captured function.
 """
 from __future__ import annotations
 
+import dis
 import functools
 import gc
+import random
 import types
 import warnings
 import weakref
@@ -113,8 +115,10 @@ class StepRecording(tracing.Recording):
     def __init__(self) -> None:
         super().__init__()
         self.guards: list[str] = []
-        self.lifted: dict[int, tuple[Tensor, Tensor]] = {}  # id(outside tensor) -> (it, its stand-in)
+        self.outside_traced: dict[int, Traced] = {}  # id(outside tensor's array) -> the Traced for it
         self.outside_arrays: dict[int, str] = {}  # id(outside tensor's array) -> its name
+        self.outside_set: set[str] = set()  # those names
+        self.rebound: list[Tensor] = []  # outside tensors given a Traced array (refused; undone at the end)
         self.guarded: set[int] = set()  # ids of the outside tensors that have guards
         self.made: set[int] = set()  # ids of the tensors made while recording (kept alive by `created`)
         self.unowned: list[np.ndarray] = []  # outside arrays seen only through tensors made here
@@ -126,6 +130,7 @@ class StepRecording(tracing.Recording):
         self.leaves: list[Tensor] = []
         self.created: list[weakref.ref[Tensor]] = []
         self.generators: list[Any] = []
+        self.argument_of: dict[int, int] = {}  # id(stand-in tensor of an argument) -> its position
         self.drew = False
         self.checks_after_draws = False
         self.namespace.update(Diverged=Diverged, wrap=Tensor._wrap)
@@ -133,44 +138,50 @@ class StepRecording(tracing.Recording):
     # -- tensors from outside the step (parameters, constants) ----------------------------
 
     def lift(self, tensor: Tensor) -> Tensor:
-        """The tensor as an op's ``forward`` sees it while recording: a tensor from outside
-        the step gets a stand-in whose array is a Traced *named after the tensor's array*,
-        so the program reads that very array (and sees in-place updates), under a guard
-        that the tensor still holds it."""
-        array = tensor.array
-        if type(array) is Traced:
-            return tensor
-        entry = self.lifted.get(id(tensor))
-        if entry is not None:
-            return entry[1]
-        if not isinstance(array, np.ndarray):
+        """An op's input tensor, checked: the program can replay CPU arrays only, and not
+        the backward pass of a graph recorded before the step. (Its array, read while
+        recording, is a Traced named after it: see :class:`_RecordedArray`.)"""
+        array = _real_array(tensor)
+        if type(array) is not Traced and not isinstance(array, np.ndarray):
             self.refuse(f"a tensor on {tensor.device} is used; capture replays CPU steps only")
-            return tensor
-        if tensor.grad_fn is not None:
+        elif tensor.grad_fn is not None and id(tensor) not in self.made:
             self.refuse("the step uses a tensor computed outside it with a graph, whose backward a replay would miss")
-        name = self.name_outside(tensor)
-        stand_in = Tensor._wrap(Traced(array, name, self), tensor._requires_grad)
-        stand_in._version = tensor._version
-        self.lifted[id(tensor)] = (tensor, stand_in)  # the tensor kept alive, so that its id stays its own
-        return stand_in
+        return tensor
+
+    def outside(self, tensor: Tensor, array: np.ndarray) -> Traced:
+        """The Traced that stands for the array of a tensor from outside the step, named
+        after that array (``x7``), so that the program reads that very array and sees
+        in-place updates, under guards that the tensor still holds it and still does (or
+        does not) require grad."""
+        traced = self.outside_traced.get(id(array))
+        if traced is None:
+            traced = Traced(array, self.constant(array, "x"), self)
+            self.outside_traced[id(array)] = traced
+            self.outside_arrays[id(array)] = traced.name
+            self.outside_set.add(traced.name)
+        self.guard_tensor(tensor)
+        return traced
 
     def name_outside(self, tensor: Tensor) -> str:
-        """The program's name for an outside tensor's array, with guards that the tensor
-        still holds that array and still does (or does not) require grad."""
-        array = tensor.array
-        array_name = self.outside_arrays.get(id(array))
-        if array_name is None:
-            array_name = self.outside_arrays[id(array)] = self.constant(array, "x")
-            if id(tensor) in self.made:  # e.g. `w.detach()` inside the step: guard w instead, when known
-                self.unowned.append(array)
-        if id(tensor) not in self.made:
-            self.guard_tensor(tensor)
-        return array_name
+        """The program's name for the array of a tensor made in the step around an outside
+        array it did not read through a tensor (rare: see :meth:`guard_owners`)."""
+        array = _real_array(tensor)
+        if id(array) not in self.outside_arrays:
+            self.outside(tensor, array)
+            self.unowned.append(array)
+        return self.outside_arrays[id(array)]
+
+    def is_outside(self, traced: Traced) -> bool:
+        return traced.name in self.outside_set
+
+    def rebinding(self, tensor: Tensor, what: str) -> None:
+        if what == "assigns .grad" or id(tensor) not in self.made:  # a tensor made in the step may change
+            super().rebinding(tensor, what)
 
     def guard_tensor(self, tensor: Tensor) -> None:
-        if id(tensor) not in self.guarded:
+        if id(tensor) not in self.guarded and id(tensor) not in self.made:
             self.guarded.add(id(tensor))
-            name, array_name = self.constant(tensor, "t"), self.outside_arrays[id(tensor.array)]
+            name, array_name = self.constant(tensor, "t"), self.outside_arrays[id(_real_array(tensor))]
             self.guards.append(f"{name}.array is {array_name}")
             if id(tensor) not in self.settled:
                 self.guards.append(f"{name}._requires_grad is {tensor._requires_grad}")
@@ -203,7 +214,7 @@ class StepRecording(tracing.Recording):
         owned = set()
         for array in self.unowned:
             for owner in gc.get_referrers(array):
-                if isinstance(owner, Tensor) and id(owner) not in self.made and owner.array is array:
+                if isinstance(owner, Tensor) and id(owner) not in self.made and _real_array(owner) is array:
                     self.guard_tensor(owner)
                     owned.add(id(array))
         unowned = {id(array) for array in self.unowned}
@@ -240,7 +251,7 @@ class StepRecording(tracing.Recording):
         super().read_value(traced, kind)
 
     def outside_names(self) -> set[str]:
-        return set(self.outside_arrays.values())
+        return self.outside_set
 
     def guard_value(self, traced: Traced) -> None:
         self.guards.append(f"np.array_equal({traced.name}, {self.constant(traced.value.copy(), 'k')})")
@@ -337,6 +348,42 @@ class StepRecording(tracing.Recording):
         return _RecordingDraws(self, generator)
 
 
+_ARRAY_SLOT = Tensor.__dict__["array"]  # the slot that holds a tensor's array
+
+
+def _real_array(tensor: Tensor) -> Any:
+    """The array a tensor holds, even while a recording has replaced ``Tensor.array``."""
+    return _ARRAY_SLOT.__get__(tensor, Tensor)
+
+
+class _RecordedArray:
+    """``Tensor.array`` while a step is recorded (the class attribute, put back afterwards,
+    so that eager mode pays nothing for it).
+
+    Reading the array of a tensor from outside the step (a parameter, a buffer, a tensor a
+    closure holds) gives the Traced named after it, whatever reads it: an op's forward, a
+    comparison, ``clamp``'s mask, ``item()``. So nothing computed from an outside tensor
+    can become a constant of the program; and what Python reads from one is guarded (small
+    values) or refused."""
+
+    def __init__(self, recording: StepRecording) -> None:
+        self.recording = recording
+
+    def __get__(self, tensor: Tensor | None, owner: Any = None) -> Any:
+        if tensor is None:
+            return self
+        array = _ARRAY_SLOT.__get__(tensor, owner)
+        recording = self.recording
+        if type(array) is np.ndarray and not recording.paused and id(tensor) not in recording.made:
+            return recording.outside(tensor, array)
+        return array
+
+    def __set__(self, tensor: Tensor, array: Any) -> None:
+        _ARRAY_SLOT.__set__(tensor, array)
+        if type(array) is Traced and id(tensor) not in self.recording.made:
+            self.recording.rebound.append(tensor)
+
+
 class _RecordingDraws:
     """A generator's draws while a step is recorded: NumPy's generator methods, each draw
     written into the program (drawn afresh on every replay, from the same generator)."""
@@ -370,8 +417,10 @@ class Replay:
         lines, output_source = tracing.simplify(recording.lines, output_source)
         lines = tracing.free_early(lines, output_source, recording.sizes)
         lines = _mark_progress(lines, recording.fresh)
+        arrays = "".join(f"    {name} = a{index}.array\n" for index, name in enumerate(inputs))
         body = "\n".join("    " + line.text() for line in lines) or "    pass"
-        self.code = (f"def step({', '.join(inputs)}):\n{body}\n    return {output_source}\n")
+        arguments = ", ".join(f"a{index}" for index in range(len(inputs)))
+        self.code = f"def step({arguments}):\n{arrays}{body}\n    return {output_source}\n"
         guards = " and ".join(recording.guards) or "True"
         namespace = dict(recording.namespace)
         self.progress = namespace["progress"] = [False]
@@ -433,7 +482,7 @@ class CapturedStep:
                 states = [generator.rng.bit_generator.state for generator in replay.generators]
                 try:
                     with backend.quiet_float_errors():
-                        result = replay.run(*[tensor.array for tensor in inputs])
+                        result = replay.run(*inputs)
                 except Diverged:
                     for generator, state in zip(replay.generators, states):
                         generator.rng.bit_generator.state = state
@@ -449,22 +498,33 @@ class CapturedStep:
     def _record(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], inputs: list[Tensor]) -> Any:
         recording = StepRecording()
         names = [f"in{index}" for index in range(len(inputs))]
-        stand_ins = iter([Tensor._wrap(Traced(tensor.array, name, recording)) for tensor, name in zip(inputs, names)])
-        recorded_args, recorded_kwargs = _replace((args, kwargs), stand_ins)
         RECORDING.current = recording
+        Tensor.array = _RecordedArray(recording)  # type: ignore[assignment,misc]
+        stand_ins = [Tensor._wrap(Traced(_real_array(tensor), name, recording)) for tensor, name in zip(inputs, names)]
+        recording.argument_of.update((id(stand_in), index) for index, stand_in in enumerate(stand_ins))
+        recorded_args, recorded_kwargs = _replace((args, kwargs), iter(stand_ins))
+        grad_mode, numpy_random, python_random = GRAD_MODE.enabled, np.random.get_state(), random.getstate()
         try:
             result = self.function(*recorded_args, **recorded_kwargs)
+            if GRAD_MODE.enabled != grad_mode:  # set_grad_enabled(flag) called as a plain function in the step
+                recording.lines.append(tracing.Line("settle", (), f"{recording.constant(_set_grad_mode, 'e')}("
+                                                                  f"{GRAD_MODE.enabled})"))
+            if not _same_random_state(numpy_random, np.random.get_state()) or random.getstate() != python_random:
+                recording.refuse("the step draws from NumPy's or Python's global random numbers (np.random, "
+                                 "random), which a replay would not draw again; use tinygrad_edu's (randn, rand_like)")
             output_source = _output_source(result, recording)
             recording.guard_owners()
             recording.guard_free_variables(self.free_variables)
         except BaseException:
             RECORDING.current = None
+            Tensor.array = _ARRAY_SLOT  # type: ignore[misc]
             self._finish(recording)  # no Traced array may outlive the recording, in .grad or elsewhere
             raise
         finally:
             RECORDING.current = None
+            Tensor.array = _ARRAY_SLOT  # type: ignore[misc]
         self.recordings += 1
-        real_result = _materialized(result, recording)
+        real_result = _materialized(result, recording, inputs)
         del result, recorded_args, recorded_kwargs, stand_ins
         self._finish(recording)
         if recording.not_replayable is not None:
@@ -492,7 +552,8 @@ class CapturedStep:
     def _finish(recording: StepRecording) -> None:
         """Give back real arrays to everything the recording leaves behind, and refuse to
         replay a step that kept a tensor it computed (a replay would not update it)."""
-        recording.lifted.clear()  # the stand-ins of outside tensors, made by the recording itself
+        for tensor in recording.rebound:
+            _ARRAY_SLOT.__set__(tensor, tracing.plain(_ARRAY_SLOT.__get__(tensor, Tensor)))
         for leaf in recording.leaves:
             if leaf._grad is not None:
                 leaf._grad.array = tracing.plain(leaf._grad.array)
@@ -516,7 +577,8 @@ def _free_variables(function: Callable[..., Any]) -> list[tuple[str, Any, str]]:
     codes = [code]
     while codes:  # the function's code, and the code of its comprehensions and lambdas
         current = codes.pop()
-        names += [name for name in current.co_names if name not in names]
+        names += [instruction.argval for instruction in dis.get_instructions(current)
+                  if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME") and instruction.argval not in names]
         codes += [constant for constant in current.co_consts if isinstance(constant, types.CodeType)]
     found: list[tuple[str, Any, str]] = [("global", function.__globals__, name) for name in names
                                          if name in function.__globals__]
@@ -592,6 +654,16 @@ def _replace(value: Any, stand_ins: Any) -> Any:
     return value
 
 
+def _set_grad_mode(enabled: bool) -> None:
+    """What ``set_grad_enabled(flag)``, called as a plain function, left behind."""
+    GRAD_MODE.enabled = enabled
+
+
+def _same_random_state(before: Any, after: Any) -> bool:
+    """``np.random.get_state()`` twice: the same (it holds an array, so no plain ==)."""
+    return all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b for a, b in zip(before, after))
+
+
 def _rebuilt(container: Any, items: list[Any]) -> Any:
     """A tuple, named tuple or list like ``container``, holding ``items``."""
     return type(container)(*items) if hasattr(container, "_fields") else type(container)(items)
@@ -600,11 +672,14 @@ def _rebuilt(container: Any, items: list[Any]) -> Any:
 def _output_source(value: Any, recording: StepRecording) -> str:
     """How the program builds the step's return value (tensors: detached, new)."""
     if isinstance(value, Tensor):
-        if type(value.array) is Traced and value.array.recording is recording:
-            return f"wrap({value.array.name})"
-        if id(value) in recording.made:  # made from Python data in the step: a new tensor on every call
-            return f"wrap({recording.constant(value.array, 'c')}.copy())"
-        return recording.constant(value, "r")  # a tensor from outside, returned as itself
+        if id(value) in recording.argument_of:
+            return f"a{recording.argument_of[id(value)]}"  # an argument, returned as itself
+        if id(value) not in recording.made:
+            return recording.constant(value, "r")  # a tensor from outside, returned as itself
+        array = _real_array(value)
+        if type(array) is Traced and array.recording is recording:
+            return f"wrap({array.name})"
+        return f"wrap({recording.constant(array, 'c')}.copy())"  # made from Python data: new on every call
     if isinstance(value, (tuple, list)):
         items = "".join(_output_source(item, recording) + ", " for item in value)
         if hasattr(value, "_fields"):  # a named tuple, such as max(dim=...)'s (values, indices)
@@ -619,15 +694,17 @@ def _output_source(value: Any, recording: StepRecording) -> str:
     return "None"
 
 
-def _materialized(value: Any, recording: StepRecording) -> Any:
-    """The recording call's return value: real arrays, and tensors made from Python data in
-    the step copied (the program keeps the original for the replays)."""
+def _materialized(value: Any, recording: StepRecording, inputs: list[Tensor]) -> Any:
+    """The recording call's return value: real arrays, the arguments themselves, and tensors
+    made from Python data in the step copied (the program keeps the original for replays)."""
     if isinstance(value, Tensor):
+        if id(value) in recording.argument_of:
+            return inputs[recording.argument_of[id(value)]]
         if type(value.array) is Traced:
             return Tensor._wrap(value.array.value)
         return Tensor._wrap(value.array.copy()) if id(value) in recording.made else value
     if isinstance(value, (tuple, list)):
-        return _rebuilt(value, [_materialized(item, recording) for item in value])
+        return _rebuilt(value, [_materialized(item, recording, inputs) for item in value])
     if type(value) is dict:
-        return {name: _materialized(item, recording) for name, item in value.items()}
+        return {name: _materialized(item, recording, inputs) for name, item in value.items()}
     return value

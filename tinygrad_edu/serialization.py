@@ -21,7 +21,7 @@ import os
 import zipfile
 from typing import Any
 
-from tinygrad_edu import backend
+from tinygrad_edu import backend, tracing
 from tinygrad_edu.tensor import Tensor
 
 FORMAT = "tinygrad_edu.save/1"
@@ -66,6 +66,8 @@ def _encode(value: Any, arrays: dict[str, Any], path: str) -> Any:
 def save(obj: Any, f: Any) -> None:
     """Write ``obj`` (a state dict: nested dicts/lists/tuples of tensors, numbers, strings)
     to ``f``, a path (used exactly as given, e.g. ``"model.pt"``) or a binary file."""
+    if tracing.recording_now() is not None:
+        tracing.recording_now().refuse("the step saves a file, which a replay would not do again")
     arrays: dict[str, Any] = {}
     structure = _encode(obj, arrays, "obj")
     arrays["__structure__"] = backend.bytes_to_array(json.dumps(structure).encode("utf-8"))
@@ -154,6 +156,8 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **ignored:
     to new one (``{"cuda:0": "cpu"}``), or a function ``(tensor, saved_device) -> tensor``.
     ``weights_only`` is accepted for PyTorch scripts and is always true in effect.
     """
+    if tracing.recording_now() is not None:
+        tracing.recording_now().refuse("the step loads a file, which a replay would not read again")
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
         backend.check_available(map_location)
     source = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file"

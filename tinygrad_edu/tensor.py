@@ -75,6 +75,8 @@ class Tensor(MoreTensorMethods):
             self.requires_grad = True
 
     def _setup(self, array: Any) -> None:
+        if tracing.RECORDING.current is not None:  # jit.capture keeps an eye on what a step makes
+            tracing.RECORDING.current.tensor_made(self)
         self.array = array
         self._requires_grad = False
         self._grad: Tensor | None = None
@@ -82,8 +84,6 @@ class Tensor(MoreTensorMethods):
         self._output_index = 0
         self._version = [0]  # bumped by in-place ops; shared with detach()ed views
         self._hooks: Any = ()
-        if tracing.RECORDING.current is not None:  # jit.capture keeps an eye on what a step makes
-            tracing.RECORDING.current.tensor_made(self)
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
@@ -150,6 +150,10 @@ class Tensor(MoreTensorMethods):
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        self._set_requires_grad(value)
+
+    @tracing.effect(repeatable=True, settles=lambda self, value: [self])  # inside a jit.capture'd step: every replay
+    def _set_requires_grad(self, value: bool) -> None:
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients (this one is {self.dtype})")
         if self.grad_fn is not None and not value:
@@ -284,7 +288,6 @@ class Tensor(MoreTensorMethods):
         self._requires_grad = False
         return self
 
-    @tracing.effect(repeatable=True, settles=lambda self, requires_grad=True: [self])  # see jit.capture
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
@@ -1051,8 +1054,8 @@ def _rebinding(tensor: Tensor, what: str) -> None:
     """While ``jit.capture`` records a step: Python giving a tensor from outside the step a
     new array (or a new ``.grad``) is not a NumPy call, so a replay could not repeat it."""
     recording = tracing.recording_now()
-    if recording is not None and (type(tensor.array) is not tracing.Traced or what == "assigns .grad"):
-        recording.refuse(f"the step {what} (a Python assignment, which a replay would not repeat)")
+    if recording is not None:
+        recording.rebinding(tensor, what)
 
 
 # Imported last: these modules need the Tensor class defined above.

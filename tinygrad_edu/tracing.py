@@ -156,6 +156,8 @@ class Recording:
         for target in targets if type(targets) is tuple else (targets,):
             if type(target) is Traced:
                 names.append(self.source(target))
+                if self.is_outside(target):
+                    self.write_outside(target.value)
                 if target.name not in self.fresh:  # it may be (a view of) an input: writing it is a change
                     self.state_changed = True
                 base = getattr(target.value, "base", None)
@@ -167,6 +169,14 @@ class Recording:
                 self.write_outside(target)
                 names.append(self.source(target))
         self.lines.append(Line("write", (), statement, tuple(names)))
+
+    def rebinding(self, tensor: Any, what: str) -> None:
+        """Python gave a tensor a new array or ``.grad`` (refused for tensors from outside)."""
+        self.refuse(f"the step {what} (a Python assignment, which a replay would not repeat)")
+
+    def is_outside(self, traced: Traced) -> bool:
+        """Whether ``traced`` stands for the array of a tensor from outside the step."""
+        return False
 
     def write_outside(self, array: np.ndarray) -> None:
         self.refuse("a step wrote into an array that was made outside it and is not a tensor's")
@@ -342,6 +352,9 @@ class Traced:
 
         def method(*args: Any, **kwargs: Any) -> Any:
             result = attribute(*plain(args), **plain(kwargs))
+            if kwargs.get("out") is not None:  # x.clip(0, None, out=x): a write
+                recording.write(f"{self.name}.{name}({recording.arguments(args, kwargs)})", kwargs["out"])
+                return kwargs["out"]
             if result is self.value:  # astype(same dtype, copy=False) and the like: no new array
                 return self
             return recording.emit(f"{self.name}.{name}({recording.arguments(args, kwargs)})", result)

@@ -121,8 +121,6 @@ class StepRecording(tracing.Recording):
         self.rebound: list[Tensor] = []  # outside tensors given a Traced array (refused; undone at the end)
         self.guarded: set[int] = set()  # ids of the outside tensors that have guards
         self.made: set[int] = set()  # ids of the tensors made while recording (kept alive by `created`)
-        self.unowned: list[np.ndarray] = []  # outside arrays seen only through tensors made here
-        self.written: list[np.ndarray] = []  # outside arrays the step writes into
         self.stored: set[int] = set()  # ids of the leaves whose .grad the step stored
         self.grad_guarded: set[int] = set()
         self.settled: set[int] = set()  # modules and tensors whose mode an effect set (train(), requires_grad_())
@@ -137,16 +135,21 @@ class StepRecording(tracing.Recording):
 
     # -- tensors from outside the step (parameters, constants) ----------------------------
 
-    def lift(self, tensor: Tensor) -> Tensor:
-        """An op's input tensor, checked: the program can replay CPU arrays only, and not
-        the backward pass of a graph recorded before the step. (Its array, read while
-        recording, is a Traced named after it: see :class:`_RecordedArray`.)"""
-        array = _real_array(tensor)
-        if type(array) is not Traced and not isinstance(array, np.ndarray):
-            self.refuse(f"a tensor on {tensor.device} is used; capture replays CPU steps only")
-        elif tensor.grad_fn is not None and id(tensor) not in self.made:
-            self.refuse("the step uses a tensor computed outside it with a graph, whose backward a replay would miss")
-        return tensor
+    def check_inputs(self, args: tuple[Any, ...]) -> None:
+        """An op's input tensors, checked: the program can replay CPU arrays only, and not
+        the backward pass of a graph recorded before the step. (Their arrays, read while
+        recording, are Traced: see :class:`_RecordedArray`.)"""
+        if self.paused:
+            return
+        for tensor in args:
+            if not isinstance(tensor, Tensor):
+                continue
+            array = _real_array(tensor)
+            if type(array) is not Traced and not isinstance(array, np.ndarray):
+                self.refuse(f"a tensor on {tensor.device} is used; capture replays CPU steps only")
+            elif tensor.grad_fn is not None and id(tensor) not in self.made:
+                self.refuse("the step uses a tensor computed outside it with a graph, whose backward a replay "
+                            "would miss")
 
     def outside(self, tensor: Tensor, array: np.ndarray) -> Traced:
         """The Traced that stands for the array of a tensor from outside the step, named
@@ -161,15 +164,6 @@ class StepRecording(tracing.Recording):
             self.outside_set.add(traced.name)
         self.guard_tensor(tensor)
         return traced
-
-    def name_outside(self, tensor: Tensor) -> str:
-        """The program's name for the array of a tensor made in the step around an outside
-        array it did not read through a tensor (rare: see :meth:`guard_owners`)."""
-        array = _real_array(tensor)
-        if id(array) not in self.outside_arrays:
-            self.outside(tensor, array)
-            self.unowned.append(array)
-        return self.outside_arrays[id(array)]
 
     def is_outside(self, traced: Traced) -> bool:
         return traced.name in self.outside_set
@@ -206,35 +200,17 @@ class StepRecording(tracing.Recording):
             else:  # a module, tensor, optimizer, function, None, True...: the very same object
                 self.guards.append(f"{source} is {self.constant(value, 'o')}")
 
-    def guard_owners(self) -> None:
-        """An outside array that the step reached only through a tensor it made itself
-        (``w.detach()``, ``w.data``): the tensors from before the step that hold it are
-        found by asking the garbage collector who refers to the array, and guarded, so
-        that ``w.data = ...`` records again. (Slow, but it runs once per recording.)"""
-        owned = set()
-        for array in self.unowned:
-            for owner in gc.get_referrers(array):
-                if isinstance(owner, Tensor) and id(owner) not in self.made and _real_array(owner) is array:
-                    self.guard_tensor(owner)
-                    owned.add(id(array))
-        unowned = {id(array) for array in self.unowned}
-        if any(id(array) in unowned and id(array) not in owned for array in self.written):
-            self.refuse("the step writes in place into a tensor it made from Python data (zeros(), zeros_like(), "
-                        "tensor()...); a replay would keep writing into that one array (compute out of place "
-                        "instead, e.g. x * 0 + ...)")
-
     def array_source(self, array: np.ndarray) -> str:
         return self.outside_arrays.get(id(array)) or self.constant(array, "c")
 
     def write_outside(self, array: np.ndarray) -> None:
         if id(array) in self.outside_arrays:  # a parameter updated in place (e.g. SGD by hand)
             self.state_changed = True
-            self.written.append(array)
             return
         super().write_outside(array)
 
     def check(self, traced: Traced, convert: Callable[[Any], Any], value: Any) -> None:
-        if traced.name in self.outside_names():
+        if traced.name in self.outside_set:
             self.guard_value(traced)
             return
         if self.drew:
@@ -245,13 +221,10 @@ class StepRecording(tracing.Recording):
         """A value of a small array from outside the step (the 2 of ``x ** 2``, a constant)
         may be read: a guard then checks, before each replay, that it is still the same.
         A value the step computed may not (see ``tracing.Recording.read_value``)."""
-        if traced.name in self.outside_names() and traced.value.size <= 64:
+        if traced.name in self.outside_set and traced.value.size <= 64:
             self.guard_value(traced)
             return
         super().read_value(traced, kind)
-
-    def outside_names(self) -> set[str]:
-        return self.outside_set
 
     def guard_value(self, traced: Traced) -> None:
         self.guards.append(f"np.array_equal({traced.name}, {self.constant(traced.value.copy(), 'k')})")
@@ -513,7 +486,6 @@ class CapturedStep:
                 recording.refuse("the step draws from NumPy's or Python's global random numbers (np.random, "
                                  "random), which a replay would not draw again; use tinygrad_edu's (randn, rand_like)")
             output_source = _output_source(result, recording)
-            recording.guard_owners()
             recording.guard_free_variables(self.free_variables)
         except BaseException:
             RECORDING.current = None

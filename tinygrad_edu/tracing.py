@@ -194,9 +194,8 @@ class Recording:
     def grad_read(self, tensor: Any) -> None:
         """A tensor's ``.grad`` was read while recording."""
 
-    def lift(self, tensor: Any) -> Any:
-        """A tensor as an op's ``forward`` should see it while recording."""
-        return tensor
+    def check_inputs(self, args: tuple[Any, ...]) -> None:
+        """An op is about to run on ``args`` while recording."""
 
     def module_called(self, module: Any) -> None:
         """A Module was called while recording."""

@@ -153,26 +153,23 @@ class Function:
         previous_mode = GRAD_MODE.enabled
         record = previous_mode and True in needs_input_grad
         ctx = Node(cls, needs_input_grad)
-        forward_args = args
-        if tracing.RECORDING.current is not None and not tracing.RECORDING.current.paused:
-            # jit.capture is recording: tensors from outside the step get stand-ins whose arrays it can follow
-            forward_args = tuple([tracing.RECORDING.current.lift(arg) if isinstance(arg, Tensor) else arg
-                                  for arg in args])
+        if tracing.RECORDING.current is not None:  # jit.capture is recording: can it replay these inputs?
+            tracing.RECORDING.current.check_inputs(args)
 
         GRAD_MODE.enabled = False  # forward itself is never recorded
         try:
             if QUIET_FLOAT_ERRORS.depth:  # already quiet (inside a Module call or a backward pass)
-                raw_outputs = cls.forward(ctx, *forward_args, **kwargs)
+                raw_outputs = cls.forward(ctx, *args, **kwargs)
             else:
                 with QUIET_FLOAT_ERRORS:
-                    raw_outputs = cls.forward(ctx, *forward_args, **kwargs)
+                    raw_outputs = cls.forward(ctx, *args, **kwargs)
         finally:
             GRAD_MODE.enabled = previous_mode
         is_tuple = isinstance(raw_outputs, tuple)
         if is_tuple:
-            outputs = tuple(_as_tensor(out, forward_args) for out in raw_outputs)
+            outputs = tuple(_as_tensor(out, args) for out in raw_outputs)
         else:
-            outputs = (_as_tensor(raw_outputs, forward_args),)
+            outputs = (_as_tensor(raw_outputs, args),)
 
         if ANOMALY_MODE.enabled and not ANOMALY_MODE.in_backward:
             check_forward_anomaly(cls.__name__, args, outputs)

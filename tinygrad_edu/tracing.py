@@ -67,7 +67,6 @@ class Recording:
         self._names: dict[int, str] = {}  # id(object) -> its name in namespace
         self._counter = 0
         self.state_changed = False  # an effect or a write into a parameter happened already
-        self.checks = 0
         self.sizes: dict[str, int] = {}  # name -> bytes of the array it held when recorded
         self.fresh: set[str] = set()  # arrays that are certainly no view of another (ufunc results, makers)
         self.name_of_array: dict[int, str] = {}  # id(real array) -> its name, to find what a view looks into
@@ -219,7 +218,6 @@ class Recording:
             self.refuse(f"the step reads a value with {convert.__name__}() after it changed parameters or "
                         f"gradients, so a replay could not stop cleanly there")
             return
-        self.checks += 1
         self.lines.append(Line("check", (), f"if {convert.__name__}({traced.name}) != {value!r}: raise Diverged()"))
 
 

@@ -125,7 +125,7 @@ class Optimizer:
                 self.update(param, grad.array, state, group)
                 if state:  # only optimizers with memory (momentum, averages) keep state
                     self.state[param] = state
-                param._version[0] += 1  # mark_updated(param), inlined
+                mark_updated(param)
         return loss
 
     def update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
